@@ -1,0 +1,1 @@
+"""One module per Stripe resource: its handlers, its object shape, its state changes."""

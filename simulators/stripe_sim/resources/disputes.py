@@ -1,0 +1,94 @@
+"""Disputes: a BECS dispute is final the moment it is raised (no evidence, no appeal)."""
+
+from typing import Any
+
+from simulators.stripe_sim.events import emit_event
+from simulators.stripe_sim.fees import DISPUTE_FEE
+from simulators.stripe_sim.resources import balance_transactions
+from simulators.stripe_sim.resources.common import find
+from simulators.stripe_sim.simulator import Simulator
+from simulators.stripe_sim.state.objects import StoredObject
+from simulators.stripe_sim.wire.listing import created_filter, list_page
+from simulators.stripe_sim.wire.router import ApiRequest, Router
+
+_EVIDENCE_FIELDS = (
+    "access_activity_log", "billing_address", "cancellation_policy",
+    "cancellation_policy_disclosure", "cancellation_rebuttal", "customer_communication",
+    "customer_email_address", "customer_name", "customer_purchase_ip", "customer_signature",
+    "duplicate_charge_documentation", "duplicate_charge_explanation", "duplicate_charge_id",
+    "product_description", "receipt", "refund_policy", "refund_policy_disclosure",
+    "refund_refusal_explanation", "service_date", "service_documentation", "shipping_address",
+    "shipping_carrier", "shipping_date", "shipping_documentation", "shipping_tracking_number",
+    "uncategorized_file", "uncategorized_text",
+)  # fmt: skip
+
+
+def open_dispute(sim: Simulator, charge: StoredObject) -> StoredObject:
+    body: dict[str, Any] = {
+        "object": "dispute",
+        "amount": charge.body["amount"],
+        "balance_transactions": [],
+        "charge": charge.id,
+        "created": sim.timestamp(),
+        "currency": charge.body["currency"],
+        "enhanced_eligibility_types": [],
+        "evidence": {**dict.fromkeys(_EVIDENCE_FIELDS), "enhanced_evidence": {}},
+        "evidence_details": {
+            "due_by": None,
+            "enhanced_eligibility": {},
+            "has_evidence": False,
+            "past_due": False,
+            "submission_count": 0,
+        },
+        "is_charge_refundable": False,
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": charge.body["payment_intent"],
+        "reason": "debit_not_authorized",
+        # Chosen: a BECS dispute cannot be contested, so it is lost as it opens.
+        "status": "lost",
+    }
+    dispute = sim.objects.create("dispute", "dp", body, account=charge.account)
+    # The disputed amount and the dispute fee leave the balance at once.
+    withdrawal = balance_transactions.record(
+        sim,
+        charge.account,
+        amount=-charge.body["amount"],
+        fee=DISPUTE_FEE,
+        fee_description="Dispute fee",
+        kind="adjustment",
+        reporting_category="dispute",
+        source=dispute.id,
+        description=f"Chargeback withdrawal for {charge.id}",
+    )
+    dispute.body["balance_transactions"] = [withdrawal.body]
+    charge.body["disputed"] = True
+    sim.objects.save(charge)
+    emit_event(sim, "charge.dispute.created", dispute.body, account=charge.account)
+    emit_event(sim, "charge.dispute.closed", dispute.body, account=charge.account)
+    return dispute
+
+
+def retrieve_dispute(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
+    return find(sim, "dispute", request.path_params["dispute"], request.account, param="dispute").body
+
+
+def list_disputes(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
+    params = request.params
+    charge, intent = params.get("charge"), params.get("payment_intent")
+    in_range = created_filter(params)
+    return list_page(
+        sim.objects.newest_first("dispute", request.account),
+        params,
+        "/v1/disputes",
+        lambda d: (
+            in_range(d)
+            and (charge is None or d.body["charge"] == charge)
+            and (intent is None or d.body["payment_intent"] == intent)
+        ),
+    )
+
+
+def add_routes(router: Router) -> None:
+    router.add("get", "/v1/disputes", list_disputes)
+    router.add("get", "/v1/disputes/{dispute}", retrieve_dispute)

@@ -1,0 +1,1 @@
+"""The HTTP edge: how Stripe's wire format is read and written."""

@@ -1,0 +1,50 @@
+"""Stripe's OpenAPI spec, loaded once: which parameters each endpoint accepts."""
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+Schema = dict[str, Any]
+
+DEFAULT_SPEC_PATH = Path("/work/shared/stripe/openapi.spec3.json")
+
+
+@dataclass(frozen=True)
+class StripeSpec:
+    document: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path) -> "StripeSpec":
+        """Parsed once per process (several simulators in one test run share it; it is only read)."""
+        return _load(path)
+
+    def resolve(self, schema: Schema) -> Schema:
+        while "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            schema = self.document["components"]["schemas"][name]
+        return schema
+
+    def request_schema(self, method: str, path_template: str) -> Schema:
+        """The parameters of one endpoint as one object schema, body or query alike."""
+        operation = self.document["paths"][path_template][method]
+        if method == "post":
+            content = operation.get("requestBody", {}).get("content", {})
+            form = content.get("application/x-www-form-urlencoded", {})
+            schema: Schema = form.get("schema", {"type": "object", "properties": {}})
+            return schema
+        query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+        return {
+            "type": "object",
+            "properties": {p["name"]: p.get("schema", {}) for p in query},
+            "required": [p["name"] for p in query if p.get("required")],
+        }
+
+    def has_operation(self, method: str, path_template: str) -> bool:
+        return method in self.document["paths"].get(path_template, {})
+
+
+@cache
+def _load(path: Path) -> StripeSpec:
+    return StripeSpec(json.loads(path.read_text(encoding="utf-8")))
