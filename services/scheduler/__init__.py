@@ -1,0 +1,1 @@
+"""The scheduler service: durable timers and the Australian business-day calendar."""
