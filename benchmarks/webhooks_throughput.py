@@ -1,0 +1,296 @@
+"""Webhook gateway: sustained signed deliveries per second, latency at fixed rates, and the ceiling.
+
+Starts its own nats-server and Postgres (TEST_DATABASE_URL, else embedded) like the tests, runs the
+webhooks service as its own process (``python -m services.webhooks``), and posts pre-signed Stripe
+events to its platform endpoint over keep-alive HTTP/1.1 connections:
+
+1. open loop at increasing rates: each request is due at its slot and its latency is counted from
+   that slot (queueing included, so a gateway falling behind shows in p99, not hidden by the client);
+2. closed loop, as fast as the gateway answers: the sustained maximum;
+3. the ceiling: a bare in-process loop doing the same essential work per event, with no HTTP and no
+   framework (verify the signature, parse and normalize, insert the row, publish with PubAck, mark
+   it published), at the same concurrency.
+
+Usage: .venv/bin/python -m benchmarks.webhooks_throughput [--rates 250,500,1000,1500] [--seconds 5]
+"""
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import nats
+
+from contracts.streams import STRIPE
+from services.runtime.db import Database
+from services.runtime.migrations import upgrade_to_head
+from services.runtime.naming import Namespace
+from services.runtime.streams import StreamSettings, provision_streams
+from services.webhooks.ingest import EventIngest, EventPublisher
+from services.webhooks.main import DEFINITION
+from services.webhooks.normalize import normalize
+from services.webhooks.verification import Endpoint, VerificationPolicy, verify_delivery
+from tests.infrastructure import free_port, fresh_database, postgres_server, running_nats
+
+SECRET = "whsec_benchmark_0123456789abcdef"
+PATH = "/webhooks/stripe/platform"
+NAMESPACE = "bench"
+
+
+def signed_deliveries(count: int) -> list[tuple[bytes, str]]:
+    """Bodies shaped like the simulator's payment_intent.succeeded (about 2 KB), signed now."""
+    moment = int(time.time())
+    deliveries = []
+    for n in range(count):
+        event = {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "object": "event",
+            "api_version": "2026-10-28.endive",
+            "created": moment,
+            "data": {
+                "object": {
+                    "id": f"pi_{uuid.uuid4().hex[:24]}",
+                    "object": "payment_intent",
+                    "amount": 5_000 + n % 100,
+                    "amount_received": 5_000 + n % 100,
+                    "currency": "aud",
+                    "customer": f"cus_{uuid.uuid4().hex[:14]}",
+                    "latest_charge": f"py_{uuid.uuid4().hex[:24]}",
+                    "metadata": {
+                        "group_id": "grp_benchmark",
+                        "cycle_id": f"cyc_{n % 50}",
+                        "member_id": f"mem_{n % 12}",
+                        "contribution_id": str(uuid.uuid4()),
+                        "attempt": "1",
+                    },
+                    "payment_method": f"pm_{uuid.uuid4().hex[:24]}",
+                    "payment_method_types": ["au_becs_debit"],
+                    "status": "succeeded",
+                    "transfer_group": f"cycle_cyc_{n % 50}",
+                    "last_payment_error": None,
+                    "livemode": False,
+                    "created": moment - 172_800,
+                    "description": None,
+                    "statement_descriptor": None,
+                },
+            },
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": f"contribution-{uuid.uuid4()}-1"},
+            "type": "payment_intent.succeeded",
+        }
+        body = json.dumps(event, indent=2).encode()
+        digest = hmac.new(SECRET.encode(), f"{moment}.".encode() + body, hashlib.sha256).hexdigest()
+        deliveries.append((body, f"t={moment},v1={digest}"))
+    return deliveries
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; the cheapest client Python has, so it is not the limit."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._host = f"127.0.0.1:{port}".encode()
+
+    @classmethod
+    async def open(cls, port: int) -> "Connection":
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer, port)
+
+    async def post(self, body: bytes, signature: str) -> int:
+        self._writer.write(
+            b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: " + self._host
+            + b"\r\nContent-Type: application/json; charset=utf-8\r\nStripe-Signature: "
+            + signature.encode() + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )  # fmt: skip
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await self._reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+async def open_loop(port: int, rate: float, seconds: float, connections: int) -> dict[str, float]:
+    deliveries = signed_deliveries(int(rate * seconds))
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await Connection.open(port))
+    latencies: list[float] = []
+    failures = 0
+
+    async def send(due: float, body: bytes, signature: str) -> None:
+        nonlocal failures
+        connection = await pool.get()
+        try:
+            status = await connection.post(body, signature)
+        finally:
+            pool.put_nowait(connection)
+        latencies.append(time.perf_counter() - due)
+        failures += status != 200
+
+    began = time.perf_counter()
+    tasks = []
+    for n, (body, signature) in enumerate(deliveries):
+        due = began + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(due, body, signature)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - began
+    while not pool.empty():
+        pool.get_nowait().close()
+    return _summary(len(deliveries), elapsed, latencies, failures)
+
+
+async def closed_loop(port: int, count: int, connections: int) -> dict[str, float]:
+    deliveries = signed_deliveries(count)
+    latencies: list[float] = []
+    failures = 0
+    queue = iter(deliveries)
+
+    async def worker() -> None:
+        nonlocal failures
+        connection = await Connection.open(port)
+        try:
+            for body, signature in queue:
+                started = time.perf_counter()
+                failures += await connection.post(body, signature) != 200
+                latencies.append(time.perf_counter() - started)
+        finally:
+            connection.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return _summary(count, time.perf_counter() - began, latencies, failures)
+
+
+async def bare_loop(database_url: str, nats_url: str, count: int, concurrency: int) -> dict[str, float]:
+    """The same essential work per event, in-process: the most the gateway could hope for."""
+    client = await nats.connect(nats_url)
+    database = Database(database_url)
+    ingest = EventIngest(database, EventPublisher(lambda: client, Namespace(NAMESPACE)), timeout=5)
+    policy = VerificationPolicy(
+        secrets=(SECRET,), tolerance_seconds=300, max_body_bytes=262_144, expected_livemode=False
+    )
+    deliveries = iter(signed_deliveries(count))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        for body, signature in deliveries:
+            started = time.perf_counter()
+            event = verify_delivery(
+                body, signature, endpoint=Endpoint.platform, policy=policy, now=int(time.time())
+            )
+            await ingest.ingest(event, normalize(event.body), "platform")
+            latencies.append(time.perf_counter() - started)
+
+    try:
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return _summary(count, time.perf_counter() - began, latencies, 0)
+    finally:
+        await ingest.close()
+        await database.dispose()
+        await client.close()
+
+
+def _summary(count: int, elapsed: float, latencies: list[float], failures: int) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "events": count,
+        "rate": count / elapsed,
+        "p50_ms": statistics.median(ordered) * 1_000,
+        "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1_000,
+        "failures": failures,
+    }
+
+
+@contextlib.contextmanager
+def gateway_process(database_url: str, nats_url: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    environment = {
+        **os.environ,
+        "ROSCA_WEBHOOKS_DATABASE_URL": database_url,
+        "ROSCA_WEBHOOKS_NATS_URL": nats_url,
+        "ROSCA_WEBHOOKS_NAMESPACE": NAMESPACE,
+        "ROSCA_WEBHOOKS_HTTP_PORT": str(port),
+        "ROSCA_WEBHOOKS_PLATFORM_SIGNING_SECRETS": SECRET,
+        "ROSCA_WEBHOOKS_LOG_LEVEL": "ERROR",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.webhooks"], env=environment, stdout=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the gateway did not become ready")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def _line(label: str, result: dict[str, Any]) -> str:
+    return (
+        f"{label:<28} {result['rate']:>8,.0f} events/s   p50 {result['p50_ms']:6.1f} ms   "
+        f"p99 {result['p99_ms']:7.1f} ms   non-2xx {int(result['failures'])}"
+    )
+
+
+async def measure(nats_url: str, database_url: str, options: argparse.Namespace) -> None:
+    upgrade_to_head(DEFINITION.migrations_dir, database_url)
+    client = await nats.connect(nats_url)
+    await provision_streams(client.jetstream(), Namespace(NAMESPACE), StreamSettings(), definitions=(STRIPE,))
+    await client.close()
+    port = free_port()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    with gateway_process(database_url, nats_url, port):
+        await closed_loop(port, 500, options.connections)  # warm-up: pools, JIT-less caches, indexes
+        for rate in options.rates:
+            result = await open_loop(port, rate, options.seconds, options.connections)
+            print(_line(f"open loop at {rate:,.0f}/s", result))
+        result = await closed_loop(port, options.closed_events, options.connections)
+        print(_line(f"closed loop, {options.connections} connections", result))
+    bare = await bare_loop(database_url, nats_url, options.closed_events, options.connections)
+    print(_line(f"bare loop, {options.connections} concurrent", bare))
+    print(f"gateway / bare loop: {result['rate'] / bare['rate']:.0%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rates", default="250,500,1000,1500", help="Open-loop rates, events/s.")
+    parser.add_argument("--seconds", type=float, default=5.0, help="Duration of each open-loop rate.")
+    parser.add_argument("--closed-events", type=int, default=10_000, help="Events in the closed loop.")
+    parser.add_argument("--connections", type=int, default=32, help="Keep-alive connections.")
+    options = parser.parse_args()
+    options.rates = [float(rate) for rate in options.rates.split(",")]
+    with running_nats() as server, postgres_server() as admin_url, fresh_database(admin_url) as url:
+        asyncio.run(measure(server.url, url, options))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The webhooks service: the Stripe webhook gateway: verified, durable, deduplicated events onto JetStream."""

@@ -1,0 +1,144 @@
+"""HTTP edge for operators: replay stored events, backfill missed ones (bearer token)."""
+
+import logging
+from datetime import datetime
+from typing import Annotated
+
+import stripe
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.stripe_events import STRIPE_EVENT_ID_PATTERN, STRIPE_EVENT_TYPE_PATTERN
+from services.runtime.operator_auth import operator_token_required
+from services.webhooks import db
+from services.webhooks.api import GatewayDep, get_gateway
+from services.webhooks.backfill import backfill
+from services.webhooks.ingest import IngestUnavailableError
+from services.webhooks.stripe import StripeEventSource
+
+log = logging.getLogger(__name__)
+
+
+class OperationRefusedError(Exception):
+    """An operator request that cannot be carried out; answered with its status and a short reason."""
+
+    def __init__(self, status_code: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.kind = kind
+        self.message = message
+
+
+async def operation_refused_response(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, OperationRefusedError)
+    return JSONResponse(
+        {"error": {"type": error.kind, "message": error.message}}, status_code=error.status_code
+    )
+
+
+_require_operator = operator_token_required(lambda request: get_gateway(request).settings.operator_token)
+
+router = APIRouter(prefix="/admin", tags=["operations"], dependencies=[Depends(_require_operator)])
+
+
+class ReplayRequest(BaseModel):
+    """Which stored events to publish again; every given criterion must hold, at least one given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_ids: list[Annotated[str, Field(pattern=STRIPE_EVENT_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=1_000, description="These events (evt_…)."
+    )
+    event_type: str | None = Field(
+        default=None, pattern=STRIPE_EVENT_TYPE_PATTERN, description="Events of this type."
+    )
+    created_from: AwareDatetime | None = Field(default=None, description="Created at or after this.")
+    created_until: AwareDatetime | None = Field(default=None, description="Created before this.")
+
+
+class ReplayResponse(BaseModel):
+    selected: int = Field(description="Stored events that matched.")
+    published: int = Field(description="Published to the stream again.")
+    already_in_stream: int = Field(
+        description="Dropped by JetStream as repeats inside its duplicate window (still in the stream)."
+    )
+
+
+class BackfillRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    since: AwareDatetime | None = Field(
+        default=None, description="Only events created at or after this; default: all Stripe holds (30 days)."
+    )
+    accounts: list[Annotated[str, Field(pattern=r"^acct_[A-Za-z0-9]+$")]] = Field(
+        default_factory=list, max_length=1_000, description="Connected accounts to list events of too."
+    )
+    known_accounts: bool = Field(
+        default=False, description="Also every connected account some stored event came from."
+    )
+
+
+class BackfillResponse(BaseModel):
+    listed: int = Field(description="Events Stripe listed.")
+    ingested: int = Field(description="Events that were missing (or unpublished), now stored and published.")
+    already_stored: int = Field(description="Events already stored and published: left as they were.")
+    rejected: int = Field(description="Listed events that failed the checks (e.g. wrong livemode).")
+
+
+@router.post("/replay", summary="Publish stored events again (receivers treat them as duplicates)")
+async def replay(request: ReplayRequest, gateway: GatewayDep) -> ReplayResponse:
+    selection = db.EventSelection(
+        event_ids=tuple(request.event_ids),
+        event_type=request.event_type,
+        created_from=request.created_from,
+        created_until=request.created_until,
+    )
+    if selection.is_empty:
+        raise OperationRefusedError(400, "empty_selection", "give event_ids, event_type or a created range")
+    try:
+        result = await gateway.ingest.replay(selection)
+    except IngestUnavailableError as error:
+        log.warning("replay stopped: %s", error)
+        raise _unavailable() from None
+    return ReplayResponse(
+        selected=result.selected, published=result.published, already_in_stream=result.already_in_stream
+    )
+
+
+@router.post("/backfill", summary="Ingest the events Stripe holds that never arrived")
+async def run_backfill(request: BackfillRequest, gateway: GatewayDep) -> BackfillResponse:
+    settings = gateway.settings
+    if settings.stripe_api_key is None:
+        raise OperationRefusedError(503, "not_configured", "Stripe API key not configured")
+    accounts = list(request.accounts)
+    if request.known_accounts:
+        try:
+            known = await gateway.ingest.known_accounts()
+        except IngestUnavailableError:
+            raise _unavailable() from None
+        accounts += [account for account in known if account not in accounts]
+    source = StripeEventSource(settings.stripe_api_key, settings.stripe_api_base_url)
+    try:
+        result = await backfill(
+            gateway.ingest,
+            source,
+            accounts=accounts,
+            created_since=_unix(request.since),
+            expected_livemode=settings.expected_livemode,
+        )
+    except stripe.StripeError as error:
+        refusal = type(error).__name__
+        log.warning("backfill: Stripe refused the listing: %s", refusal)
+        raise OperationRefusedError(502, "stripe_error", f"Stripe refused the listing: {refusal}") from None
+    except IngestUnavailableError:
+        raise _unavailable() from None
+    return BackfillResponse(**vars(result))
+
+
+def _unavailable() -> OperationRefusedError:
+    return OperationRefusedError(503, "unavailable", "event store or stream unavailable; retry later")
+
+
+def _unix(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment is not None else None

@@ -1,0 +1,227 @@
+"""Operators: republish stored events (same message ids), and backfill events that never arrived."""
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+
+from contracts.streams import STRIPE
+from services.runtime.naming import Namespace
+from services.runtime.streams import StreamSettings, provision_streams
+from tests.infrastructure import NatsServer
+from tests.integration.helpers import eventually
+from tests.integration.stripe_sim.becs_fixtures import unique_email
+from tests.integration.stripe_sim.stripe_sim_harness import API_KEY, RunningSimulator, start_simulator
+from tests.integration.webhooks.support import (
+    OPERATOR_TOKEN,
+    PLATFORM_PATH,
+    encoded,
+    new_secret,
+    post_event,
+    published_events,
+    published_ids,
+    sign,
+    stripe_event,
+    webhooks_serving,
+    webhooks_settings,
+)
+
+pytestmark = pytest.mark.integration
+
+AUTHORIZED = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+DUPLICATE_WINDOW = 1.0
+
+
+@dataclass
+class Running:
+    http: httpx.AsyncClient
+    secret: str
+    database_url: str
+    nats_url: str
+    namespace: str
+
+
+@pytest.fixture
+def sim() -> Iterator[RunningSimulator]:
+    running = start_simulator(rate_limit_ops_per_second=0)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def running(
+    nats_server: NatsServer, js: JetStreamContext, database_url: str, namespace: str, sim: RunningSimulator
+) -> AsyncIterator[Running]:
+    # A short duplicate window, so that a replay a moment later really reaches the stream again.
+    await provision_streams(
+        js, Namespace(namespace), StreamSettings(duplicate_window_seconds=DUPLICATE_WINDOW), (STRIPE,)
+    )
+    secret = new_secret()
+    settings = webhooks_settings(
+        database_url,
+        nats_server.url,
+        namespace,
+        platform_signing_secrets=[secret],
+        stripe_api_key=API_KEY,
+        stripe_api_base_url=sim.base_url,
+    )
+    async with webhooks_serving(settings) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        yield Running(http, secret, database_url, nats_server.url, namespace)
+
+
+async def _deliver(running: Running, *events: dict[str, Any]) -> None:
+    for event in events:
+        body = encoded(event)
+        answer = await post_event(running.http, PLATFORM_PATH, body, sign(body, running.secret))
+        assert answer.status_code == 200
+
+
+async def test_operator_endpoints_need_the_operator_token(running: Running) -> None:
+    replay = {"event_type": "customer.created"}
+    assert (await running.http.post("/webhooks/admin/replay", json=replay)).status_code == 401
+    wrong = {"Authorization": "Bearer not-the-operator-token"}
+    assert (await running.http.post("/webhooks/admin/replay", json=replay, headers=wrong)).status_code == 401
+    assert (await running.http.post("/webhooks/admin/backfill", json={}, headers=wrong)).status_code == 401
+
+
+async def test_without_an_operator_token_configured_operator_endpoints_answer_503(
+    nats_server: NatsServer, database_url: str, namespace: str
+) -> None:
+    settings = webhooks_settings(database_url, nats_server.url, namespace, operator_token=None)
+    async with webhooks_serving(settings) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        answer = await http.post(
+            "/webhooks/admin/replay", json={"event_type": "customer.created"}, headers=AUTHORIZED
+        )
+    assert answer.status_code == 503
+
+
+async def test_a_replay_republishes_the_selected_events_as_the_same_messages(
+    running: Running, js: JetStreamContext
+) -> None:
+    early = stripe_event("charge.succeeded", created=1_780_000_000)
+    late = stripe_event("charge.succeeded", created=1_780_000_100)
+    other = stripe_event("customer.created", created=1_780_000_050)
+    await _deliver(running, early, late, other)
+
+    # Inside JetStream's duplicate window a replay changes nothing in the stream.
+    immediate = await running.http.post(
+        "/webhooks/admin/replay", json={"event_ids": [early["id"]]}, headers=AUTHORIZED
+    )
+    assert immediate.json() == {"selected": 1, "published": 0, "already_in_stream": 1}
+    await asyncio.sleep(DUPLICATE_WINDOW + 0.5)
+
+    by_type = await running.http.post(
+        "/webhooks/admin/replay", json={"event_type": "charge.succeeded"}, headers=AUTHORIZED
+    )
+    by_range = await running.http.post(
+        "/webhooks/admin/replay",
+        json={
+            "created_from": datetime.fromtimestamp(1_780_000_040, UTC).isoformat(),
+            "created_until": datetime.fromtimestamp(1_780_000_060, UTC).isoformat(),
+        },
+        headers=AUTHORIZED,
+    )
+
+    assert by_type.json() == {"selected": 2, "published": 2, "already_in_stream": 0}
+    assert by_range.json() == {"selected": 1, "published": 1, "already_in_stream": 0}
+    published = await published_events(js, running.namespace)
+    ids = [p.message.event_id for p in published]
+    assert ids == [early["id"], late["id"], other["id"], early["id"], late["id"], other["id"]]
+    for first, again in zip(published[:3], published[3:], strict=True):
+        assert again.message == first.message
+        assert again.headers["Nats-Msg-Id"] == first.headers["Nats-Msg-Id"]
+
+
+async def test_a_replay_needs_a_selection(running: Running) -> None:
+    answer = await running.http.post("/webhooks/admin/replay", json={}, headers=AUTHORIZED)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["type"] == "empty_selection"
+
+
+async def test_backfill_ingests_the_events_that_never_arrived_once(
+    running: Running, sim: RunningSimulator, js: JetStreamContext
+) -> None:
+    client = sim.client()
+    account = (
+        await client.v1.accounts.create_async(
+            {"type": "express", "country": "AU", "capabilities": {"transfers": {"requested": True}}}
+        )
+    ).id
+    for _ in range(3):
+        await client.v1.customers.create_async({"email": unique_email()})
+    await client.v1.customers.create_async({"email": unique_email()}, {"stripe_account": account})
+    platform = [e.id for e in (await client.v1.events.list_async({"limit": 100})).data]
+    connected = [
+        e.id for e in (await client.v1.events.list_async({"limit": 100}, {"stripe_account": account})).data
+    ]
+    # One of them did arrive as a webhook: backfill leaves it alone.
+    arrived = (await client.v1.events.retrieve_async(platform[0])).to_dict()
+    await _deliver(running, arrived)
+
+    first = await running.http.post(
+        "/webhooks/admin/backfill", json={"accounts": [account]}, headers=AUTHORIZED
+    )
+    second = await running.http.post(
+        "/webhooks/admin/backfill", json={"known_accounts": True}, headers=AUTHORIZED
+    )
+
+    total = len(platform) + len(connected)
+    assert first.json() == {"listed": total, "ingested": total - 1, "already_stored": 1, "rejected": 0}
+    assert second.json() == {"listed": total, "ingested": 0, "already_stored": total, "rejected": 0}
+    published = await published_events(js, running.namespace)
+    assert sorted(p.message.event_id for p in published) == sorted(platform + connected)
+    assert {p.message.account for p in published if p.message.event_id in connected} == {account}
+
+
+async def test_the_cli_replays_and_backfills(
+    running: Running, sim: RunningSimulator, js: JetStreamContext
+) -> None:
+    client = sim.client()
+    await client.v1.customers.create_async({"email": unique_email()})
+    missed = (await client.v1.events.list_async({"limit": 1})).data[0].id
+    since = (datetime.fromtimestamp(sim.clock.now().timestamp(), UTC) - timedelta(minutes=1)).isoformat()
+
+    backfilled = await _cli(running, sim, "backfill", "--since", since)
+    assert backfilled.returncode == 0, backfilled.stderr
+    assert "1 ingested" in backfilled.stdout
+    await eventually(lambda: _published_once(js, running.namespace, missed))
+
+    await asyncio.sleep(DUPLICATE_WINDOW + 0.5)
+    replayed = await _cli(running, sim, "replay", "--event", missed)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed 1 events: 1 published" in replayed.stdout
+    assert (await published_ids(js, running.namespace)).count(missed) == 2
+
+    refused = await _cli(running, sim, "replay")
+    assert refused.returncode != 0
+
+
+async def _published_once(js: JetStreamContext, namespace: str, event_id: str) -> bool:
+    return (await published_ids(js, namespace)).count(event_id) == 1
+
+
+async def _cli(running: Running, sim: RunningSimulator, *arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "ROSCA_WEBHOOKS_DATABASE_URL": running.database_url,
+        "ROSCA_WEBHOOKS_NATS_URL": running.nats_url,
+        "ROSCA_WEBHOOKS_NAMESPACE": running.namespace,
+        "ROSCA_WEBHOOKS_STRIPE_API_KEY": API_KEY,
+        "ROSCA_WEBHOOKS_STRIPE_API_BASE_URL": sim.base_url,
+    }
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "services.webhooks.cli", *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
