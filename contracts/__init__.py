@@ -1,0 +1,1 @@
+"""Message schemas, subjects and stream definitions shared by every rosca service (data only)."""

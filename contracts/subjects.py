@@ -1,0 +1,51 @@
+"""Every subject name in rosca. No subject string literal appears anywhere else.
+
+Conventions: ``<owner>.evt.<name>`` for facts the owner publishes (past tense),
+``<owner>.cmd.<name>`` for commands addressed to the owner (imperative),
+``stripe.<event type>`` for normalized Stripe events, ``notify.member.<kind>`` for notifications,
+``deadletter.<service>.<consumer>`` for messages a consumer gave up on.
+
+A subject is added here together with its payload model and its entry in ``catalog.py``, so the
+AsyncAPI document always covers every subject.
+"""
+
+# Stripe events, normalized and deduplicated by the webhook gateway.
+STRIPE_PREFIX = "stripe"
+STRIPE_ALL = "stripe.>"
+
+# Onboarding.
+ONBOARDING_ALL = "onboarding.>"
+
+# Collections: the cycle saga and the ledger.
+COLLECTIONS_ALL = "collections.>"
+
+# Payouts.
+PAYOUTS_ALL = "payouts.>"
+
+# Scheduler: durable timers.
+SCHEDULER_ALL = "scheduler.>"
+SCHEDULER_SCHEDULE = "scheduler.cmd.schedule"
+SCHEDULER_CANCEL = "scheduler.cmd.cancel"
+
+# Notifications to members, consumed by whatever sends e-mail or push.
+NOTIFY_ALL = "notify.>"
+NOTIFY_MEMBER_PREFIX = "notify.member"
+
+# Dead letters: one subject per consumer that gave up.
+DEADLETTER_PREFIX = "deadletter"
+DEADLETTER_ALL = "deadletter.>"
+
+
+def stripe_event(event_type: str) -> str:
+    """Subject of a normalized Stripe event, e.g. ``stripe.payment_intent.succeeded``."""
+    return f"{STRIPE_PREFIX}.{event_type}"
+
+
+def notify_member(kind: str) -> str:
+    """Subject of a notification to a member, e.g. ``notify.member.debit_failed``."""
+    return f"{NOTIFY_MEMBER_PREFIX}.{kind}"
+
+
+def dead_letter(service: str, consumer: str) -> str:
+    """Subject where ``consumer`` of ``service`` puts the messages it gave up on."""
+    return f"{DEADLETTER_PREFIX}.{service}.{consumer}"

@@ -1,0 +1,195 @@
+"""The gateway: one base URL that routes ``/<service>/...`` to that service, path unchanged.
+
+Services serve under their own prefix, so the gateway never rewrites a path; it only picks the
+upstream by the first path segment and streams the request and the response through.
+Run it with ``python -m rosca.gateway`` (``ROSCA_GATEWAY_ROUTES``, ``_HOST``, ``_PORT``).
+"""
+
+import re
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import httpx
+import uvicorn
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+HOP_BY_HOP_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_ROUTE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def parse_routes(text: str) -> dict[str, str]:
+    """``onboarding=http://127.0.0.1:8101,payouts=http://127.0.0.1:8103`` -> {prefix: upstream}."""
+    routes: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, separator, upstream = entry.partition("=")
+        name, upstream = name.strip(), upstream.strip().rstrip("/")
+        if not separator or not _ROUTE_NAME.match(name):
+            raise ValueError(f"{entry!r} is not name=http://host:port")
+        if not upstream.startswith(("http://", "https://")):
+            raise ValueError(f"the upstream of {name!r} must be an http(s) URL, not {upstream!r}")
+        if name in routes:
+            raise ValueError(f"{name!r} is routed twice")
+        routes[name] = upstream
+    if not routes:
+        raise ValueError("no routes (expected name=http://host:port,...)")
+    return routes
+
+
+def format_routes(routes: Mapping[str, str]) -> str:
+    return ",".join(f"{name}={upstream}" for name, upstream in routes.items())
+
+
+class GatewaySettings(BaseSettings):
+    """Configuration of the gateway process (``ROSCA_GATEWAY_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ROSCA_GATEWAY_", extra="ignore", frozen=True)
+
+    routes: str = Field(description="name=http://host:port pairs, comma-separated")
+    host: str = Field(default="127.0.0.1", description="Interface the gateway binds to.")
+    port: int = Field(default=8100, ge=1, le=65535, description="Port of the gateway.")
+
+    @field_validator("routes")
+    @classmethod
+    def _must_parse(cls, value: str) -> str:
+        parse_routes(value)
+        return value
+
+
+def create_gateway_app(routes: Mapping[str, str], client: httpx.AsyncClient | None = None) -> Starlette:
+    """The gateway over ``routes`` ({prefix: upstream base URL}); ``client`` lets tests mount upstreams."""
+    table = dict(routes)
+    upstream_client = client or httpx.AsyncClient(
+        timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=False, trust_env=False
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await upstream_client.aclose()
+
+    async def index(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {
+                "services": [
+                    {"name": name, "prefix": f"/{name}", "docs": f"{base}/{name}/docs"} for name in table
+                ]
+            }
+        )
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def proxy(request: Request) -> Response:
+        name = request.path_params["service"]
+        upstream = table.get(name)
+        if upstream is None:
+            return _error(
+                404,
+                "unknown_service",
+                f"no service is routed at /{name}",
+                services=[f"/{known}" for known in table],
+            )
+        return await _forward(upstream_client, request, name, upstream)
+
+    return Starlette(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/{service}", proxy, methods=HTTP_METHODS),
+            Route("/{service}/{rest:path}", proxy, methods=HTTP_METHODS),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def _forward(client: httpx.AsyncClient, request: Request, name: str, upstream: str) -> Response:
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    query: bytes = request.scope.get("query_string", b"")
+    target = httpx.URL(upstream).copy_with(raw_path=raw_path + (b"?" + query if query else b""))
+    has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+    outgoing = client.build_request(
+        request.method,
+        target,
+        headers=_upstream_headers(request),
+        content=request.stream() if has_body else None,
+    )
+    try:
+        answer = await client.send(outgoing, stream=True)
+    except httpx.TimeoutException:
+        return _error(504, "upstream_timeout", f"{name} did not answer in time", service=name)
+    except httpx.TransportError as error:
+        return _error(502, "upstream_unavailable", f"{name} is unavailable: {error}", service=name)
+    response = StreamingResponse(
+        answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
+    )
+    response.raw_headers = [
+        (key, value)
+        for key, value in answer.headers.raw
+        if key.decode("latin-1").lower() not in HOP_BY_HOP_HEADERS
+    ]
+    return response
+
+
+def _upstream_headers(request: Request) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (key, value)
+        for key, value in request.headers.raw
+        if key.decode("latin-1").lower() not in HOP_BY_HOP_HEADERS | {"host"}
+    ]
+    client_host = request.client.host if request.client else "unknown"
+    forwarded_for = request.headers.get("x-forwarded-for")
+    headers = [(key, value) for key, value in headers if not key.lower().startswith(b"x-forwarded-")]
+    headers += [
+        (b"x-forwarded-for", (f"{forwarded_for}, {client_host}" if forwarded_for else client_host).encode()),
+        (b"x-forwarded-proto", request.url.scheme.encode()),
+        (b"x-forwarded-host", request.headers.get("host", "").encode()),
+    ]
+    return headers
+
+
+def _error(status: int, kind: str, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message, **extra}}, status_code=status)
+
+
+def serve(routes: Mapping[str, str], *, host: str, port: int) -> None:
+    uvicorn.run(create_gateway_app(routes), host=host, port=port, timeout_graceful_shutdown=5)
+
+
+def main() -> None:
+    try:
+        settings = GatewaySettings()
+    except ValidationError as invalid:
+        problems = [
+            f"ROSCA_GATEWAY_{str(problem['loc'][0]).upper() if problem['loc'] else ''}: {problem['msg']}"
+            for problem in invalid.errors()
+        ]
+        print("configuration error: " + "; ".join(problems), file=sys.stderr)
+        raise SystemExit(2) from None
+    serve(parse_routes(settings.routes), host=settings.host, port=settings.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""``<data-dir>/stack.json``: where a running stack is, so other commands can find it."""
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rosca.errors import CliError
+
+STACK_FILE = "stack.json"
+
+
+@dataclass(frozen=True)
+class StackState:
+    supervisor_pid: int
+    gateway_url: str
+    nats_url: str
+    namespace: str
+    clock: str
+    started_at: str
+    pids: dict[str, int] = field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)
+
+    def is_running(self) -> bool:
+        return pid_is_alive(self.supervisor_pid)
+
+
+def write_stack_state(data_dir: Path, state: StackState) -> Path:
+    path = data_dir / STACK_FILE
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(asdict(state), indent=2) + "\n")
+    partial.replace(path)
+    return path
+
+
+def read_stack_state(data_dir: Path) -> StackState | None:
+    path = data_dir / STACK_FILE
+    try:
+        raw = json.loads(path.read_text())
+        return StackState(**raw)
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError) as error:
+        raise CliError(f"{path} is not a stack file written by `rosca up` ({error}); remove it") from None
+
+
+def remove_stack_state(data_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (data_dir / STACK_FILE).unlink()
+
+
+def running_stack(data_dir: Path) -> StackState | None:
+    """The stack recorded in ``data_dir`` if its ``rosca up`` is still alive."""
+    state = read_stack_state(data_dir)
+    return state if state is not None and state.is_running() else None
+
+
+def pid_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

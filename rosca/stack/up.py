@@ -1,0 +1,277 @@
+"""``rosca up``: start NATS, Postgres, the services and the gateway; supervise them; stop them in order."""
+
+import asyncio
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rosca.console import say, warn
+from rosca.errors import CliError
+from rosca.gateway import format_routes
+from rosca.jetstream import describe_provisioning, provision
+from rosca.stack.leftovers import stop_leftovers
+from rosca.stack.nats_server import nats_server_process, nats_url, wait_until_listening
+from rosca.stack.ports import LOOPBACK, free_port, port_is_free
+from rosca.stack.postgres import (
+    EmbeddedPostgres,
+    ensure_databases,
+    service_database_name,
+    service_database_url,
+)
+from rosca.stack.processes import ChildProcess, stop_processes
+from rosca.stack.readiness import wait_until_ready
+from rosca.stack.services import SERVICES, ServiceSpec, service_environment
+from rosca.stack.signals import StopRequested, StopSignal
+from rosca.stack.state import (
+    StackState,
+    remove_stack_state,
+    running_stack,
+    write_stack_state,
+)
+
+GATEWAY_START_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    data_dir: Path
+    gateway_port: int
+    nats_port: int
+    clock: str
+    namespace: str
+    log_level: str
+    ready_timeout_seconds: float
+    database_url: str | None
+    services: tuple[ServiceSpec, ...] = SERVICES
+
+
+def run_up(options: UpOptions) -> int:
+    """Run the stack until SIGINT/SIGTERM (exit status 0) or a failure (its status, after a clean stop)."""
+    stop = StopSignal()
+    stop.install()
+    stack = LocalStack(options, stop)
+    status = 0
+    try:
+        stack.start()
+        stack.supervise()
+    except StopRequested:
+        status = 0
+    except CliError as failure:
+        warn(f"error: {failure}")
+        if failure.details:
+            warn(_indent(failure.details))
+        status = failure.exit_code
+    finally:
+        stack.stop()
+    return status
+
+
+class LocalStack:
+    def __init__(self, options: UpOptions, stop: StopSignal) -> None:
+        self.options = options
+        self.stop_signal = stop
+        self.data_dir = options.data_dir
+        self.logs_dir = options.data_dir / "logs"
+        self.postgres: EmbeddedPostgres | None = None
+        self.nats: ChildProcess | None = None
+        self.services: dict[str, ChildProcess] = {}
+        self.gateway: ChildProcess | None = None
+        self._ports: dict[str, int] = {}
+        self.nats_url = ""
+        self.gateway_url = f"http://{LOOPBACK}:{options.gateway_port}"
+        self._owns_state_file = False
+
+    @property
+    def children(self) -> list[ChildProcess]:
+        return [child for child in (self.nats, *self.services.values(), self.gateway) if child is not None]
+
+    def start(self) -> None:
+        started = time.monotonic()
+        self._check_preconditions()
+        say(f"rosca: starting the stack in {self.data_dir} (logs in {self.logs_dir}/<name>.log)")
+        self._start_nats()
+        server_url = self._prepare_postgres()
+        self._provision_streams()
+        self._start_services(server_url)
+        self._start_gateway()
+        self._write_state()
+        self._wait_until_ready()
+        self._announce(time.monotonic() - started)
+
+    def supervise(self) -> None:
+        while not self.stop_signal.wait(0.5):
+            for child in self.children:
+                if child.exit_code() is not None:
+                    raise child.exited_early()
+        self.stop_signal.raise_if_requested()
+
+    def stop(self) -> None:
+        if self.postgres is None and not any(child.started for child in self.children):
+            return
+        reason = f" ({self.stop_signal.signal_name})" if self.stop_signal.signal_name else ""
+        say(f"rosca: stopping{reason}")
+        front = [child for child in (self.gateway, *self.services.values()) if child is not None]
+        if front:
+            killed = stop_processes(front)
+            late = f" ({', '.join(killed)} did not stop within 10 s: killed)" if killed else ""
+            say(f"  services   stopped, gateway too{late}")
+        if self.nats is not None:
+            killed = stop_processes([self.nats])
+            say("  nats       stopped" + (" (did not stop within 10 s: killed)" if killed else ""))
+        if self.postgres is not None:
+            try:
+                self.postgres.stop()
+                say("  postgres   stopped")
+            except Exception as error:
+                warn(f"  postgres   did not stop cleanly: {error}")
+        if self._owns_state_file:
+            remove_stack_state(self.data_dir)
+        say("rosca: stopped")
+
+    def _check_preconditions(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        already = running_stack(self.data_dir)
+        if already is not None and already.supervisor_pid != os.getpid():
+            raise CliError(
+                f"a stack is already running from {self.data_dir} (rosca up pid {already.supervisor_pid}, "
+                f"gateway {already.gateway_url}); stop it first (Ctrl-C in its terminal, "
+                f"or kill -TERM {already.supervisor_pid}), or use another --data-dir"
+            )
+        stopped = stop_leftovers(self.data_dir, self.options.services)
+        if stopped:
+            say(f"rosca: stopped what a killed earlier run left running: {', '.join(stopped)}")
+        if not port_is_free(self.options.gateway_port):
+            raise CliError(
+                f"port {self.options.gateway_port} (gateway) is already in use; "
+                "choose another with --gateway-port"
+            )
+        if self.options.nats_port and not port_is_free(self.options.nats_port):
+            raise CliError(
+                f"port {self.options.nats_port} (NATS) is already in use; choose another with --nats-port, "
+                "or leave it out to use a free port"
+            )
+
+    def _start_nats(self) -> None:
+        port = self.options.nats_port or free_port()
+        self.nats_url = nats_url(port)
+        store_dir = (self.data_dir / "nats").resolve()
+        self.nats = nats_server_process(store_dir=store_dir, port=port, log_path=self.logs_dir / "nats.log")
+        self.nats.start()
+        wait_until_listening(self.nats, port)
+        say(f"  nats       {self.nats_url} (JetStream, data in {self.data_dir / 'nats'})")
+        self.stop_signal.raise_if_requested()
+
+    def _prepare_postgres(self) -> str:
+        if self.options.database_url:
+            server_url = self.options.database_url
+            where = "from DATABASE_URL"
+        else:
+            self.postgres = EmbeddedPostgres((self.data_dir / "postgres").resolve())
+            server_url = self.postgres.start()
+            where = f"embedded, data in {self.data_dir / 'postgres'}"
+        names = [service_database_name(spec.name) for spec in self.options.services]
+        created = ensure_databases(server_url, names)
+        existing = len(names) - len(created)
+        say(f"  postgres   {where}; databases: {len(created)} created, {existing} already there")
+        self.stop_signal.raise_if_requested()
+        return server_url
+
+    def _provision_streams(self) -> None:
+        results = asyncio.run(provision(self.nats_url, self.options.namespace))
+        say(f"  streams    {describe_provisioning(results)}")
+        self.stop_signal.raise_if_requested()
+
+    def _start_services(self, server_url: str) -> None:
+        base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        for spec in self.options.services:
+            port = free_port()
+            env = base_env | service_environment(
+                spec,
+                database_url=service_database_url(server_url, spec.name),
+                nats_url=self.nats_url,
+                namespace=self.options.namespace,
+                clock=self.options.clock,
+                host=LOOPBACK,
+                port=port,
+                log_level=self.options.log_level,
+            )
+            child = ChildProcess(spec.name, spec.argv(), log_path=self.logs_dir / f"{spec.name}.log", env=env)
+            child.start()
+            self.services[spec.name] = child
+            self._ports[spec.name] = port
+        say(f"  services   started {', '.join(self.services)} (as separate processes)")
+
+    def _start_gateway(self) -> None:
+        routes = {name: f"http://{LOOPBACK}:{port}" for name, port in self._ports.items()}
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "ROSCA_GATEWAY_ROUTES": format_routes(routes),
+            "ROSCA_GATEWAY_HOST": LOOPBACK,
+            "ROSCA_GATEWAY_PORT": str(self.options.gateway_port),
+        }
+        self.gateway = ChildProcess(
+            "gateway",
+            [sys.executable, "-m", "rosca.gateway"],
+            log_path=self.logs_dir / "gateway.log",
+            env=env,
+        )
+        self.gateway.start()
+        wait_until_ready(
+            {"gateway": f"{self.gateway_url}/healthz"},
+            watched=self.children,
+            logs={"gateway": self.gateway},
+            stop=self.stop_signal,
+            timeout_seconds=GATEWAY_START_SECONDS,
+            on_ready=lambda _name, _seconds: None,
+        )
+        say(f"  gateway    {self.gateway_url}")
+
+    def _wait_until_ready(self) -> None:
+        say("waiting for every service to be ready:")
+        wait_until_ready(
+            {name: f"{self.gateway_url}/{name}/readyz" for name in self.services},
+            watched=self.children,
+            logs=self.services,
+            stop=self.stop_signal,
+            timeout_seconds=self.options.ready_timeout_seconds,
+            on_ready=lambda name, seconds: say(f"  {name:<12} ready ({seconds:.1f} s)"),
+        )
+
+    def _write_state(self) -> None:
+        pids = {child.name: child.pid for child in self.children}
+        if self.postgres is not None and self.postgres.pid is not None:
+            pids["postgres"] = self.postgres.pid
+        state = StackState(
+            supervisor_pid=os.getpid(),
+            gateway_url=self.gateway_url,
+            nats_url=self.nats_url,
+            namespace=self.options.namespace,
+            clock=self.options.clock,
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            pids=pids,
+            services={name: f"{self.gateway_url}/{name}" for name in self.services},
+        )
+        write_stack_state(self.data_dir, state)
+        self._owns_state_file = True
+
+    def _announce(self, elapsed_seconds: float) -> None:
+        say(f"rosca is up in {elapsed_seconds:.1f} s")
+        say(f"  gateway    {self.gateway_url}")
+        for index, name in enumerate(self.services):
+            label = "docs" if index == 0 else ""
+            say(f"  {label:<10} {self.gateway_url}/{name}/docs")
+        say(f"  nats       {self.nats_url}")
+        say(f"  clock      {self.options.clock}" + self._clock_hint())
+        say(f"  logs       {self.logs_dir}/<name>.log; stack file {self.data_dir / 'stack.json'}")
+        say("Press Ctrl-C to stop.")
+
+    def _clock_hint(self) -> str:
+        return " (move it with `rosca clock advance 2d`)" if self.options.clock == "simulated" else ""
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())

@@ -1,0 +1,1 @@
+"""The collections service: cycles, contributions, the cycle saga and the group ledger."""

@@ -1,0 +1,1 @@
+"""The onboarding service: members, BECS mandates, payout accounts, groups and payout order."""

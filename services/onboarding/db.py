@@ -1,0 +1,5 @@
+"""Tables the onboarding service owns, in its own database."""
+
+from sqlalchemy import MetaData
+
+metadata = MetaData()

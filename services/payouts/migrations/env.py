@@ -1,0 +1,5 @@
+from services.payouts.db import metadata
+from services.runtime.migration_env import run_migrations
+from services.runtime.tables import runtime_metadata
+
+run_migrations([metadata, runtime_metadata])

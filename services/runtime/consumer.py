@@ -1,0 +1,272 @@
+"""Durable pull consumers: explicit ack after commit, inbox de-duplication, back-off, dead letters.
+
+A handler receives the parsed message and a ``Handling`` whose session is the transaction the
+inbox row, the handler's effect and any outbox messages commit in. The message is acked only after
+that commit; a failure naks it with back-off; after ``max_deliver`` failures (or at once, for a body
+that does not parse) it is published to ``deadletter.<service>.<consumer>`` with its error and
+terminated, so the messages behind it keep flowing.
+"""
+
+import asyncio
+import base64
+import contextlib
+import inspect
+import logging
+import time
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import subjects
+from contracts.deadletter import MessageDeadLettered
+from contracts.messages import Message
+from services.runtime.clock import Clock
+from services.runtime.db import Database
+from services.runtime.inbox import first_delivery
+from services.runtime.logs import message_context
+from services.runtime.metrics import MESSAGE_HANDLING_SECONDS, MESSAGES_HANDLED
+from services.runtime.naming import Namespace
+from services.runtime.outbox import add_to_outbox, message_headers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Handling:
+    """What a handler works with besides the message itself."""
+
+    session: AsyncSession
+    clock: Clock
+    subject: str
+    delivery: int
+    message_id: UUID
+
+    async def publish(self, subject: str, message: Message) -> None:
+        """Send ``message`` once this transaction commits (through the outbox)."""
+        await add_to_outbox(self.session, subject, message)
+
+
+Handler = Callable[[Any, Handling], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    subject: str
+    stream: str
+    durable: str
+    model: type[Message]
+    handler: Handler
+
+
+@dataclass
+class MessageRouter:
+    """The subscriptions of one service, declared next to their handlers."""
+
+    service: str
+    subscriptions: list[Subscription] = field(default_factory=list)
+
+    def subscriber(self, subject: str, *, stream: str, durable: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.subscriptions.append(
+                Subscription(subject, stream, durable, _message_model(handler), handler)
+            )
+            return handler
+
+        return register
+
+
+@dataclass(frozen=True)
+class ConsumerPolicy:
+    max_deliver: int
+    backoff_seconds: tuple[float, ...]
+    ack_wait_seconds: float
+    batch_size: int = 20
+
+    def delay_after(self, failed_deliveries: int) -> float:
+        if not self.backoff_seconds:
+            return 0.0
+        return self.backoff_seconds[min(failed_deliveries, len(self.backoff_seconds)) - 1]
+
+
+class Consumer:
+    def __init__(
+        self,
+        service: str,
+        subscription: Subscription,
+        *,
+        js: JetStreamContext,
+        database: Database,
+        namespace: Namespace,
+        clock: Clock,
+        policy: ConsumerPolicy,
+    ) -> None:
+        self._service = service
+        self._subscription = subscription
+        self._js = js
+        self._database = database
+        self._namespace = namespace
+        self._clock = clock
+        self._policy = policy
+        self.name = subscription.durable
+        self.ready = False
+
+    async def run(self) -> None:
+        while True:
+            pull: JetStreamContext.PullSubscription | None = None
+            try:
+                pull = await self._subscribe()
+                self.ready = True
+                await self._pull_until_lost(pull)
+            except Exception as error:  # resubscribe, whatever broke
+                self.ready = False
+                if _being_cancelled():
+                    # nats-py can swallow our CancelledError and fail with its own error instead;
+                    # resubscribing then would keep a stopping service alive forever.
+                    raise asyncio.CancelledError from error
+                log.warning("consumer %s lost its subscription: %r; resubscribing", self.name, error)
+                await self._drop(pull)
+                await asyncio.sleep(1.0)
+
+    async def _drop(self, pull: JetStreamContext.PullSubscription | None) -> None:
+        """Forget a broken subscription so its inbox does not pile up beside the new one."""
+        if pull is None:
+            return
+        with contextlib.suppress(Exception):
+            await pull.unsubscribe()
+
+    async def _pull_until_lost(self, pull: JetStreamContext.PullSubscription) -> None:
+        idle_fetches = 0
+        while True:
+            try:
+                batch = await pull.fetch(self._policy.batch_size, timeout=1.0)
+            except TimeoutError:  # nats' own TimeoutError and asyncio's both end up here
+                idle_fetches += 1
+                # An idle fetch cannot tell "nothing to do" from "consumer deleted": ask now and then.
+                if idle_fetches % 5 == 0:
+                    await pull.consumer_info()
+                continue
+            idle_fetches = 0
+            for raw in batch:
+                await self.handle(raw)
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        return await self._js.pull_subscribe(
+            self._namespace.subject(self._subscription.subject),
+            durable=self._namespace.durable(self.name),
+            stream=self._namespace.stream(self._subscription.stream),
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                # One more than ours: a handler that crashed the process on its last attempt
+                # still gets a final delivery, which dead-letters it if it fails again.
+                max_deliver=self._policy.max_deliver + 1,
+                ack_wait=self._policy.ack_wait_seconds,
+                max_ack_pending=1000,
+            ),
+        )
+
+    async def handle(self, raw: Msg) -> None:
+        started = time.perf_counter()
+        delivery = raw.metadata.num_delivered
+        try:
+            message = self._subscription.model.model_validate_json(raw.data)
+        except ValidationError as error:
+            # Retrying cannot make a malformed body valid: give it up at once.
+            outcome = await self._dead_letter(raw, error, correlation_id=None, causation_id=None)
+            MESSAGES_HANDLED.labels(self.name, outcome).inc()
+            return
+        with message_context(str(message.message_id), message.correlation_id):
+            outcome = await self._apply(raw, message, delivery)
+        MESSAGES_HANDLED.labels(self.name, outcome).inc()
+        MESSAGE_HANDLING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    async def _apply(self, raw: Msg, message: Message, delivery: int) -> str:
+        subject = self._namespace.logical_subject(raw.subject)
+        try:
+            async with self._database.transaction() as session:
+                fresh = await first_delivery(session, self.name, message.message_id, subject)
+                if fresh:
+                    handling = Handling(session, self._clock, subject, delivery, message.message_id)
+                    await self._subscription.handler(message, handling)
+        except Exception as error:
+            if delivery >= self._policy.max_deliver:
+                log.error("giving up on message after %d deliveries: %r", delivery, error)
+                return await self._dead_letter(
+                    raw,
+                    error,
+                    correlation_id=message.correlation_id,
+                    causation_id=message.message_id,
+                )
+            log.warning("message failed (delivery %d), will retry: %r", delivery, error)
+            await raw.nak(delay=self._policy.delay_after(delivery))
+            return "retried"
+        await raw.ack()
+        return "applied" if fresh else "duplicate"
+
+    async def _dead_letter(
+        self, raw: Msg, error: Exception, *, correlation_id: str | None, causation_id: UUID | None
+    ) -> str:
+        metadata = raw.metadata
+        try:
+            payload, encoding = raw.data.decode(), "utf-8"
+        except UnicodeDecodeError:
+            payload, encoding = base64.b64encode(raw.data).decode(), "base64"
+        stream_sequence = metadata.sequence.stream
+        dead = MessageDeadLettered(
+            occurred_at=self._clock.now(),
+            correlation_id=correlation_id or f"{self.name}:{stream_sequence}",
+            causation_id=causation_id,
+            consumer=self.name,
+            original_subject=self._namespace.logical_subject(raw.subject),
+            stream=metadata.stream,
+            stream_sequence=stream_sequence,
+            deliveries=metadata.num_delivered,
+            error_type=type(error).__name__,
+            error_message=str(error)[:2000],
+            original_payload=payload,
+            payload_encoding=encoding,  # type: ignore[arg-type]
+            original_headers=dict(raw.headers or {}),
+        )
+        headers = message_headers(dead)
+        # One dead letter per original message, however often this runs.
+        headers["Nats-Msg-Id"] = f"dead:{self._namespace.durable(self.name)}:{stream_sequence}"
+        try:
+            await self._js.publish(
+                self._namespace.subject(subjects.dead_letter(self._service, self.name)),
+                dead.model_dump_json().encode(),
+                headers=headers,
+            )
+        except Exception as publish_error:
+            log.error("could not dead-letter message, will retry: %r", publish_error)
+            await raw.nak(delay=self._policy.delay_after(metadata.num_delivered))
+            return "retried"
+        await raw.term()
+        return "dead_lettered"
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _message_model(handler: Handler) -> type[Message]:
+    parameters = list(inspect.signature(handler).parameters)
+    hints = typing.get_type_hints(handler)
+    model = hints.get(parameters[0]) if parameters else None
+    if not (isinstance(model, type) and issubclass(model, Message)):
+        raise TypeError(f"{handler.__qualname__}: first parameter must be annotated with a Message model")
+    return model
+
+
+async def run_consumers(consumers: list[Consumer]) -> None:
+    async with asyncio.TaskGroup() as group:
+        for consumer in consumers:
+            group.create_task(consumer.run(), name=f"consumer-{consumer.name}")

@@ -1,0 +1,160 @@
+"""Transactional outbox: a message commits with the state change; a relay publishes it afterwards.
+
+The relay publishes each row with ``Nats-Msg-Id = message_id`` and marks it published only after
+JetStream's PubAck, so a crash between the two republishes the same id: JetStream drops it inside
+the duplicate window, and the consumers' inbox drops it after. Postgres NOTIFY (sent at commit by
+a trigger) wakes the relay at once; a slow poll is only the safety net.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import psycopg
+from nats.js import JetStreamContext
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.messages import Message
+from services.runtime.db import Database, libpq_url
+from services.runtime.metrics import OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
+from services.runtime.naming import Namespace
+from services.runtime.tables import OUTBOX_CHANNEL, outbox
+
+log = logging.getLogger(__name__)
+
+CORRELATION_HEADER = "Rosca-Correlation-Id"
+CAUSATION_HEADER = "Rosca-Causation-Id"
+TYPE_HEADER = "Rosca-Message-Type"
+
+
+def message_headers(message: Message) -> dict[str, str]:
+    headers = {
+        "Nats-Msg-Id": str(message.message_id),
+        CORRELATION_HEADER: message.correlation_id,
+        TYPE_HEADER: type(message).__name__,
+    }
+    if message.causation_id is not None:
+        headers[CAUSATION_HEADER] = str(message.causation_id)
+    return headers
+
+
+async def add_to_outbox(session: AsyncSession, subject: str, message: Message) -> None:
+    """Queue ``message`` for ``subject`` (a logical subject from contracts) in the caller's transaction."""
+    await session.execute(
+        insert(outbox).values(
+            message_id=message.message_id,
+            subject=subject,
+            payload=message.model_dump(mode="json"),
+            headers=message_headers(message),
+        )
+    )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        database: Database,
+        js: JetStreamContext,
+        namespace: Namespace,
+        *,
+        batch_size: int,
+        poll_seconds: float,
+    ) -> None:
+        self._database = database
+        self._js = js
+        self._namespace = namespace
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self.listening = False
+
+    async def run(self) -> None:
+        listener = asyncio.create_task(self._listen_for_commits(), name="outbox-listen")
+        failures = 0
+        try:
+            while True:
+                try:
+                    published = await self.publish_pending()
+                    failures = 0
+                except Exception as error:
+                    failures += 1
+                    OUTBOX_PUBLISH_FAILURES.inc()
+                    log.warning("outbox relay could not publish: %s", error)
+                    await asyncio.sleep(min(0.2 * 2**failures, 5.0))
+                    continue
+                if published < self._batch_size:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                    self._wake.clear()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished rows in order; returns how many were published."""
+        async with self._database.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(outbox.c.id, outbox.c.subject, outbox.c.payload, outbox.c.headers)
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            published: list[int] = []
+            failure: Exception | None = None
+            for row in rows:
+                try:
+                    await self._js.publish(
+                        self._namespace.subject(row.subject),
+                        json.dumps(row.payload, separators=(",", ":")).encode(),
+                        headers=row.headers,
+                    )
+                except Exception as error:
+                    failure = error
+                    break
+                published.append(row.id)
+            if published:
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(published))
+                    .values(published_at=func.now(), publish_attempts=outbox.c.publish_attempts + 1)
+                )
+            if failure is not None:
+                failed_id = rows[len(published)].id
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.id == failed_id)
+                    .values(
+                        publish_attempts=outbox.c.publish_attempts + 1,
+                        last_error=str(failure)[:2000],
+                    )
+                )
+        OUTBOX_PUBLISHED.inc(len(published))
+        if failure is not None:
+            raise failure
+        return len(published)
+
+    async def _listen_for_commits(self) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    libpq_url(self._database.url), autocommit=True
+                ) as connection:
+                    await connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    self.listening = True
+                    # Rows committed while we were not listening: look once now.
+                    self.wake()
+                    async for _ in connection.notifies():
+                        self.wake()
+            except (psycopg.Error, OSError) as error:
+                self.listening = False
+                log.warning("outbox relay lost its NOTIFY listener: %s", error)
+                await asyncio.sleep(1.0)
