@@ -1,9 +1,12 @@
-"""The ``rosca`` command: run the local stack and operate it (streams, simulated clock, AsyncAPI)."""
+"""The ``rosca`` command: run the local stack and operate it (streams, clock, webhooks, AsyncAPI)."""
 
 import asyncio
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -18,12 +21,18 @@ from rosca.clock import (
     parse_moment,
     set_clock,
     show_clock,
+    wait_for_timers,
 )
 from rosca.console import say, warn
 from rosca.errors import CliError, UsageError
 from rosca.jetstream import describe_provisioning, one_line, provision
-from rosca.stack.state import running_stack
+from rosca.stack.local_secrets import read_env_file
+from rosca.stack.state import running_stack, service_environment_path
+from rosca.stack.stripe import configured_stripe
 from rosca.stack.up import UpOptions, run_up
+from services.onboarding import cli as onboarding_cli
+from services.webhooks import cli as webhooks_cli
+from simulators.stripe_sim import __main__ as stripe_sim_main
 
 DEFAULT_DATA_DIR = Path(".rosca")
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -64,9 +73,23 @@ NamespaceOption = Annotated[
     str | None,
     typer.Option("--namespace", help="Prefix of subjects, streams and buckets; default: the stack's."),
 ]
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="Then wait until the scheduler has fired and published every timer due by the new time.",
+    ),
+]
+WaitTimeoutOption = Annotated[
+    float, typer.Option("--wait-timeout", min=0.1, help="Longest --wait waits, in seconds.")
+]
 
 
-@app.command()
+@app.command(
+    epilog="Stripe: without STRIPE_API_KEY the Stripe simulator is started and wired in; with a test-mode "
+    "key (sk_test_…) the services use Stripe itself, and STRIPE_WEBHOOK_PLATFORM_SECRET / "
+    "STRIPE_WEBHOOK_CONNECT_SECRET are the signing secrets of the endpoints registered there."
+)
 def up(
     *,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
@@ -89,7 +112,8 @@ def up(
         ),
     ] = None,
 ) -> None:
-    """Start NATS, Postgres, the five services and the gateway; Ctrl-C stops them all."""
+    """Start NATS, Postgres, the Stripe simulator, the services and the gateway; Ctrl-C stops them all."""
+    stripe = configured_stripe(os.environ)
     status = run_up(
         UpOptions(
             data_dir=data_dir,
@@ -100,6 +124,7 @@ def up(
             log_level=log_level.value,
             ready_timeout_seconds=ready_timeout,
             database_url=database_url or None,
+            stripe=stripe,
         )
     )
     raise typer.Exit(status)
@@ -148,29 +173,83 @@ def clock_show(
 @clock_app.command("advance")
 def clock_advance(
     duration: Annotated[str, typer.Argument(help="How far: 2d, 36h, 1w2d, 90m, 45s.")],
+    *,
     nats_url: NatsUrlOption = None,
     namespace: NamespaceOption = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    wait: WaitOption = False,
+    wait_timeout: WaitTimeoutOption = 60.0,
 ) -> None:
     """Move the simulated time forward; every timer due in between fires."""
     delta = parse_delta(duration)
-    url, prefix = _clock_target(nats_url, namespace, data_dir)
+    url, prefix = _clock_target(nats_url, namespace, data_dir, waiting=wait)
     before, after = asyncio.run(advance_clock(url, prefix, delta))
     say(describe_move(before, after))
+    if wait:
+        _wait_for_timers(url, prefix, after, wait_timeout)
 
 
 @clock_app.command("set")
 def clock_set(
     moment: Annotated[str, typer.Argument(help="ISO 8601 with an offset, e.g. 2027-01-01T00:00:00+00:00.")],
+    *,
     nats_url: NatsUrlOption = None,
     namespace: NamespaceOption = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    wait: WaitOption = False,
+    wait_timeout: WaitTimeoutOption = 60.0,
 ) -> None:
     """Set the simulated time (never backwards)."""
     target = parse_moment(moment)
-    url, prefix = _clock_target(nats_url, namespace, data_dir)
+    url, prefix = _clock_target(nats_url, namespace, data_dir, waiting=wait)
     before, after = asyncio.run(set_clock(url, prefix, target))
     say(describe_move(before, after))
+    if wait:
+        _wait_for_timers(url, prefix, after, wait_timeout)
+
+
+def _wait_for_timers(url: str, prefix: str, moment: datetime, timeout_seconds: float) -> None:
+    started = time.monotonic()
+    asyncio.run(wait_for_timers(url, prefix, moment, timeout_seconds))
+    say(f"scheduler: every timer due by then is published ({time.monotonic() - started:.1f} s)")
+
+
+@app.command(
+    "stripe-sim",
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def stripe_sim(context: typer.Context) -> None:
+    """Run the Stripe simulator in the foreground (`rosca stripe-sim --help` lists its options)."""
+    stripe_sim_main.main(context.args, prog="rosca stripe-sim")
+
+
+def _settings_of_the_stack(service: str) -> Callable[..., None]:
+    """A callback giving a service's command what the stack gave that service, under the caller's own."""
+
+    def load(data_dir: DataDirOption = DEFAULT_DATA_DIR) -> None:
+        if running_stack(data_dir) is None:
+            return
+        for name, value in read_env_file(service_environment_path(data_dir, service)).items():
+            os.environ.setdefault(name, value)
+
+    return load
+
+
+app.add_typer(
+    webhooks_cli.app,
+    name="webhooks",
+    callback=_settings_of_the_stack("webhooks"),
+    help="Stripe events: replay stored ones, backfill missed ones. Settings: the ROSCA_WEBHOOKS_* "
+    "variables set, the rest from the stack running in --data-dir.",
+)
+app.add_typer(
+    onboarding_cli.app,
+    name="onboarding",
+    callback=_settings_of_the_stack("onboarding"),
+    help="Onboarding development commands (`mint-token` makes a member's bearer token). Settings: the "
+    "ROSCA_ONBOARDING_* variables set, the rest from the stack running in --data-dir.",
+)
 
 
 @app.command()
@@ -199,9 +278,16 @@ def _nats_target(nats_url: str | None, namespace: str | None, data_dir: Path) ->
     return url, prefix
 
 
-def _clock_target(nats_url: str | None, namespace: str | None, data_dir: Path) -> tuple[str, str]:
+def _clock_target(
+    nats_url: str | None, namespace: str | None, data_dir: Path, *, waiting: bool = False
+) -> tuple[str, str]:
     stack = running_stack(data_dir) if nats_url is None else None
     if stack is not None and stack.clock != "simulated":
+        if waiting:
+            raise UsageError(
+                f"--wait: the stack in {data_dir} runs on the {stack.clock} clock, whose timers fire on "
+                "their own; only the simulated clock can be waited on"
+            )
         warn(f"note: the stack in {data_dir} runs on the {stack.clock} clock; services ignore this one")
     return _nats_target(nats_url, namespace, data_dir)
 

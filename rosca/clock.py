@@ -1,5 +1,6 @@
-"""The operator's view of the shared simulated clock: read it, move it forward, set it."""
+"""The operator's view of the shared simulated clock: read it, move it forward, set it, wait on it."""
 
+import asyncio
 from datetime import datetime, timedelta
 
 from nats.js import JetStreamContext
@@ -15,6 +16,7 @@ from services.runtime.clock import (
     set_simulated_clock,
 )
 from services.runtime.naming import Namespace
+from services.scheduler.progress import fired_through, wait_for_scheduler
 
 
 def parse_delta(text: str) -> timedelta:
@@ -56,6 +58,28 @@ async def set_clock(nats_url: str, namespace: str, moment: datetime) -> tuple[da
         except ValueError as error:
             raise CliError(str(error)) from None
         return before, after
+
+
+async def wait_for_timers(
+    nats_url: str, namespace: str, moment: datetime, timeout_seconds: float
+) -> datetime:
+    """Wait until the scheduler has fired and published every timer due by ``moment``."""
+    async with jetstream(nats_url) as js:
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                return await wait_for_scheduler(js, moment, namespace)
+        except TimeoutError:
+            reached = await fired_through(js, namespace)
+        progress = (
+            f"it has worked off simulated time up to {reached.isoformat()}"
+            if reached is not None
+            else "it has reported no progress at all"
+        )
+        raise CliError(
+            f"the clock is at {moment.isoformat()}, but within {timeout_seconds:g} s the scheduler has not "
+            f"published every timer due by then ({progress}); is it running, on the simulated clock? "
+            "See its log (e.g. .rosca/logs/scheduler.log), or wait longer with --wait-timeout"
+        )
 
 
 def describe_move(before: datetime, after: datetime) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rosca.stack.services import ServiceSpec
 from rosca.stack.state import pid_is_alive, read_stack_state, remove_stack_state
+from rosca.stack.stripe_sim import SIMULATOR_MODULE, SIMULATOR_NAME
 
 GRACE_SECONDS = 10.0
 
@@ -23,6 +24,7 @@ def stop_leftovers(data_dir: Path, services: tuple[ServiceSpec, ...]) -> list[st
     markers = {
         "nats": str((data_dir / "nats").resolve()),
         "gateway": "rosca.gateway",
+        SIMULATOR_NAME: SIMULATOR_MODULE,
         **{spec.name: spec.module for spec in services},
     }
     leftovers = {name: pid for name, pid in stale.pids.items() if name in markers}

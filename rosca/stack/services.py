@@ -1,6 +1,7 @@
 """The processes ``rosca up`` runs behind the gateway, and the environment each one gets."""
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -35,7 +36,9 @@ def service_environment(
     host: str,
     port: int,
     log_level: str,
+    own: Mapping[str, str],
 ) -> dict[str, str]:
+    """The service's ``ROSCA_<SERVICE>_*`` variables: the settings all share, then its ``own``."""
     settings = {
         "DATABASE_URL": database_url,
         "NATS_URL": nats_url,
@@ -45,5 +48,6 @@ def service_environment(
         "HTTP_PORT": str(port),
         "LOG_LEVEL": log_level,
         "MIGRATE_ON_START": "true",
+        **own,
     }
     return {f"{spec.env_prefix}{key}": value for key, value in settings.items()}

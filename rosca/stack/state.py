@@ -1,4 +1,8 @@
-"""``<data-dir>/stack.json``: where a running stack is, so other commands can find it."""
+"""``<data-dir>/stack.json``: where a running stack is, so other commands can find it.
+
+Next to it, ``<data-dir>/env/<service>.env`` holds the ``ROSCA_<SERVICE>_*`` settings the stack
+last gave each service (owner-only: they carry secrets), for operator commands to run alike.
+"""
 
 import contextlib
 import json
@@ -9,6 +13,7 @@ from pathlib import Path
 from rosca.errors import CliError
 
 STACK_FILE = "stack.json"
+SERVICE_ENVIRONMENTS_DIR = "env"
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,7 @@ class StackState:
     started_at: str
     pids: dict[str, int] = field(default_factory=dict)
     services: dict[str, str] = field(default_factory=dict)
+    stripe_api_base_url: str = ""
 
     def is_running(self) -> bool:
         return pid_is_alive(self.supervisor_pid)
@@ -48,6 +54,10 @@ def read_stack_state(data_dir: Path) -> StackState | None:
 def remove_stack_state(data_dir: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         (data_dir / STACK_FILE).unlink()
+
+
+def service_environment_path(data_dir: Path, service: str) -> Path:
+    return data_dir / SERVICE_ENVIRONMENTS_DIR / f"{service}.env"
 
 
 def running_stack(data_dir: Path) -> StackState | None:

@@ -1,4 +1,4 @@
-"""``rosca up``: start NATS, Postgres, the services and the gateway; supervise them; stop them in order."""
+"""``rosca up``: start NATS, Postgres, the Stripe simulator, the services and the gateway; stop in order."""
 
 import asyncio
 import os
@@ -13,6 +13,7 @@ from rosca.errors import CliError
 from rosca.gateway import format_routes
 from rosca.jetstream import describe_provisioning, provision
 from rosca.stack.leftovers import stop_leftovers
+from rosca.stack.local_secrets import local_secrets, secrets_path, write_env_file
 from rosca.stack.nats_server import nats_server_process, nats_url, wait_until_listening
 from rosca.stack.ports import LOOPBACK, free_port, port_is_free
 from rosca.stack.postgres import (
@@ -29,8 +30,11 @@ from rosca.stack.state import (
     StackState,
     remove_stack_state,
     running_stack,
+    service_environment_path,
     write_stack_state,
 )
+from rosca.stack.stripe import WEBHOOK_PATHS, StripeAccess, stripe_service_settings
+from rosca.stack.stripe_sim import SIMULATOR_NAME, StackSimulator
 
 GATEWAY_START_SECONDS = 15.0
 
@@ -45,6 +49,8 @@ class UpOptions:
     log_level: str
     ready_timeout_seconds: float
     database_url: str | None
+    # None: the Stripe simulator, started by the stack; else Stripe test mode.
+    stripe: StripeAccess | None = None
     services: tuple[ServiceSpec, ...] = SERVICES
 
 
@@ -77,25 +83,34 @@ class LocalStack:
         self.logs_dir = options.data_dir / "logs"
         self.postgres: EmbeddedPostgres | None = None
         self.nats: ChildProcess | None = None
+        self.stripe_sim: StackSimulator | None = None
         self.services: dict[str, ChildProcess] = {}
         self.gateway: ChildProcess | None = None
         self._ports: dict[str, int] = {}
         self.nats_url = ""
         self.gateway_url = f"http://{LOOPBACK}:{options.gateway_port}"
+        self.stripe: StripeAccess | None = options.stripe
         self._owns_state_file = False
 
     @property
     def children(self) -> list[ChildProcess]:
-        return [child for child in (self.nats, *self.services.values(), self.gateway) if child is not None]
+        simulator = self.stripe_sim.process if self.stripe_sim is not None else None
+        return [child for child in (self.nats, simulator, *self.services.values(), self.gateway) if child]
 
     def start(self) -> None:
         started = time.monotonic()
         self._check_preconditions()
         say(f"rosca: starting the stack in {self.data_dir} (logs in {self.logs_dir}/<name>.log)")
+        secrets = local_secrets(self.data_dir)
         self._start_nats()
-        server_url = self._prepare_postgres()
+        # The simulator reads the clock bucket: streams first. Postgres starts while it loads.
         self._provision_streams()
-        self._start_services(server_url)
+        if self.stripe is None:
+            self._start_stripe_simulator()
+        server_url = self._prepare_postgres()
+        stripe = self._connect_stripe()
+        # Before the services: the webhooks service reads its signing secrets at start.
+        self._start_services(server_url, stripe_service_settings(stripe, secrets))
         self._start_gateway()
         self._write_state()
         self._wait_until_ready()
@@ -113,11 +128,13 @@ class LocalStack:
             return
         reason = f" ({self.stop_signal.signal_name})" if self.stop_signal.signal_name else ""
         say(f"rosca: stopping{reason}")
-        front = [child for child in (self.gateway, *self.services.values()) if child is not None]
+        simulator = self.stripe_sim.process if self.stripe_sim is not None else None
+        front = [child for child in (self.gateway, *self.services.values(), simulator) if child is not None]
         if front:
             killed = stop_processes(front)
             late = f" ({', '.join(killed)} did not stop within 10 s: killed)" if killed else ""
-            say(f"  services   stopped, gateway too{late}")
+            also = ", stripe-sim" if simulator is not None else ""
+            say(f"  services   stopped, gateway{also} too{late}")
         if self.nats is not None:
             killed = stop_processes([self.nats])
             say("  nats       stopped" + (" (did not stop within 10 s: killed)" if killed else ""))
@@ -184,11 +201,34 @@ class LocalStack:
         say(f"  streams    {describe_provisioning(results)}")
         self.stop_signal.raise_if_requested()
 
-    def _start_services(self, server_url: str) -> None:
+    def _start_stripe_simulator(self) -> None:
+        self.stripe_sim = StackSimulator(
+            data_dir=self.data_dir / SIMULATOR_NAME,
+            log_path=self.logs_dir / f"{SIMULATOR_NAME}.log",
+            clock=self.options.clock,
+            nats_url=self.nats_url,
+            namespace=self.options.namespace,
+        )
+        self.stripe_sim.process.start()
+
+    def _connect_stripe(self) -> StripeAccess:
+        """The simulator ready with both webhook endpoints registered, or Stripe test mode as configured."""
+        if self.stripe_sim is None:
+            assert self.stripe is not None
+            say(f"  stripe     test mode at {self.stripe.api_base_url} (STRIPE_API_KEY)")
+            for name in self.stripe.missing_secrets():
+                warn(f"  note: {name} is not set: that webhook endpoint answers 503 until it is")
+            return self.stripe
+        self.stripe = self.stripe_sim.prepare(self.gateway_url, watched=self.children, stop=self.stop_signal)
+        say(f"  stripe-sim {self.stripe.api_base_url} (data in {self.stripe_sim.data_dir}; endpoints set)")
+        self.stop_signal.raise_if_requested()
+        return self.stripe
+
+    def _start_services(self, server_url: str, own_settings: dict[str, dict[str, str]]) -> None:
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for spec in self.options.services:
             port = free_port()
-            env = base_env | service_environment(
+            settings = service_environment(
                 spec,
                 database_url=service_database_url(server_url, spec.name),
                 nats_url=self.nats_url,
@@ -197,8 +237,13 @@ class LocalStack:
                 host=LOOPBACK,
                 port=port,
                 log_level=self.options.log_level,
+                own=own_settings.get(spec.name, {}),
             )
-            child = ChildProcess(spec.name, spec.argv(), log_path=self.logs_dir / f"{spec.name}.log", env=env)
+            # Kept (owner-only) for the operator commands, e.g. `rosca webhooks replay`.
+            write_env_file(service_environment_path(self.data_dir, spec.name), settings)
+            child = ChildProcess(
+                spec.name, spec.argv(), log_path=self.logs_dir / f"{spec.name}.log", env=base_env | settings
+            )
             child.start()
             self.services[spec.name] = child
             self._ports[spec.name] = port
@@ -254,6 +299,7 @@ class LocalStack:
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             pids=pids,
             services={name: f"{self.gateway_url}/{name}" for name in self.services},
+            stripe_api_base_url=self.stripe.api_base_url if self.stripe else "",
         )
         write_stack_state(self.data_dir, state)
         self._owns_state_file = True
@@ -266,8 +312,19 @@ class LocalStack:
             say(f"  {label:<10} {self.gateway_url}/{name}/docs")
         say(f"  nats       {self.nats_url}")
         say(f"  clock      {self.options.clock}" + self._clock_hint())
+        say(f"  stripe     {self._stripe_hint()}")
+        say(f"  secrets    operator tokens and the dev JWT secret in {secrets_path(self.data_dir)}")
         say(f"  logs       {self.logs_dir}/<name>.log; stack file {self.data_dir / 'stack.json'}")
         say("Press Ctrl-C to stop.")
+
+    def _stripe_hint(self) -> str:
+        if self.stripe_sim is not None:
+            return f"simulator {self.stripe_sim.url} (any sk_test_ key; simulators/stripe_sim/README.md)"
+        platform, connect = (f"{self.gateway_url}{WEBHOOK_PATHS[role]}" for role in ("platform", "connect"))
+        return (
+            "test mode; forward its webhooks with "
+            f"`stripe listen --forward-to {platform} --forward-connect-to {connect}`"
+        )
 
     def _clock_hint(self) -> str:
         return " (move it with `rosca clock advance 2d`)" if self.options.clock == "simulated" else ""

@@ -1,6 +1,7 @@
 """`python -m simulators.stripe_sim --port P`: run the simulator as its own process."""
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
@@ -9,13 +10,15 @@ from simulators.stripe_sim.main import create_app
 from simulators.stripe_sim.settings import StripeSimSettings
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m simulators.stripe_sim")
+def main(arguments: Sequence[str] | None = None, prog: str = "python -m simulators.stripe_sim") -> None:
+    """Parse ``arguments`` (default: the command line's) and serve until interrupted."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--host", help="default 127.0.0.1")
     parser.add_argument("--port", type=int, help="default 12111")
     parser.add_argument("--data-dir", type=Path, help="keep state in a SQLite file here")
     parser.add_argument("--clock", choices=["system", "manual", "simulated"])
     parser.add_argument("--nats-url", help="for --clock simulated")
+    parser.add_argument("--namespace", help="for --clock simulated: the stack's namespace (default none)")
     parser.add_argument("--timing", choices=["fast", "realistic"])
     parser.add_argument("--fast-settle-seconds", type=float)
     parser.add_argument("--public-url", help="base URL used in links the simulator hands out")
@@ -36,8 +39,8 @@ def main() -> None:
     faults.add_argument(
         "--fault-dropped-connection-percent", type=float, help="API requests whose connection drops"
     )
-    arguments = parser.parse_args()
-    overrides = {name: value for name, value in vars(arguments).items() if value is not None}
+    options = parser.parse_args(arguments)
+    overrides = {name: value for name, value in vars(options).items() if value is not None}
     if "fault_endpoints_down" in overrides:
         overrides["fault_endpoints_down"] = tuple(overrides["fault_endpoints_down"])
     settings = StripeSimSettings(**overrides)

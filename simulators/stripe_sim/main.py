@@ -132,10 +132,11 @@ def _clock_from(settings: StripeSimSettings) -> Clock:
 async def _start_shared_clock(sim: Simulator, settings: StripeSimSettings) -> Callable[[], Awaitable[None]]:
     import nats  # noqa: PLC0415 - only the simulated-clock mode needs a broker
 
-    from services.runtime.clock import SimulatedClock  # noqa: PLC0415
+    from services.runtime.clock import CLOCK_BUCKET, SimulatedClock  # noqa: PLC0415
+    from services.runtime.naming import Namespace  # noqa: PLC0415
 
     connection = await nats.connect(settings.nats_url)
-    shared = SimulatedClock(connection.jetstream())
+    shared = SimulatedClock(connection.jetstream(), Namespace(settings.namespace).bucket(CLOCK_BUCKET))
     await shared.start()
     sim.clock = shared
 

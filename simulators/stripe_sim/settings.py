@@ -32,6 +32,11 @@ class StripeSimSettings(BaseSettings):
         "simulated: the project's shared clock on NATS.",
     )
     nats_url: str = "nats://127.0.0.1:4222"
+    namespace: str = Field(
+        default="",
+        pattern=r"^[a-z0-9_]*$",
+        description="simulated clock: the stack's namespace, which prefixes the clock bucket's name.",
+    )
     poll_interval_seconds: float = 0.05
 
     timing: Literal["fast", "realistic"] = "fast"

@@ -1,6 +1,8 @@
-"""``rosca up`` as a fresh clone runs it: embedded Postgres, NATS from the wheel, every service behind
-the gateway; then the clock commands against it, a clean Ctrl-C, and a restart on the same data."""
+"""``rosca up`` as a fresh clone runs it: embedded Postgres, NATS from the wheel, the Stripe simulator
+wired to the webhooks service, every service behind the gateway; then the operator commands against
+it, a clean Ctrl-C, and a restart on the same data."""
 
+import asyncio
 import contextlib
 import json
 import os
@@ -14,11 +16,20 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from uuid import uuid4
 
 import httpx
+import nats
 import pytest
+import stripe
 
+from contracts import subjects
+from contracts.scheduler import ScheduleTimer
+from contracts.streams import NOTIFY
+from rosca.stack.local_secrets import read_env_file
 from rosca.stack.ports import free_port
+from services.runtime.outbox import message_headers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -87,9 +98,24 @@ class StackRun:
     def output(self) -> str:
         return "\n".join(self.lines)
 
+    def nats_url(self) -> str:
+        return str(self.stack_file()["nats_url"])
+
     def recorded_pids(self) -> dict[str, int]:
-        pids: dict[str, int] = json.loads((self.data_dir / "stack.json").read_text())["pids"]
+        pids: dict[str, int] = self.stack_file()["pids"]
         return pids
+
+    def stack_file(self) -> dict[str, Any]:
+        recorded: dict[str, Any] = json.loads((self.data_dir / "stack.json").read_text())
+        return recorded
+
+    def stripe(self) -> tuple[stripe.StripeClient, str]:
+        """An SDK client on the stack's Stripe simulator, and the simulator's URL."""
+        base_url = str(self.stack_file()["stripe_api_base_url"])
+        client = stripe.StripeClient(
+            "sk_test_e2e", base_addresses={"api": base_url, "connect": base_url}, max_network_retries=0
+        )
+        return client, base_url
 
     def kill_everything(self) -> None:
         """Test cleanup only: whatever is still running, however the test ended."""
@@ -146,6 +172,85 @@ def wait_until_gone(pids: dict[str, int], timeout: float = 10) -> list[str]:
     return alive
 
 
+def registered_endpoints(client: stripe.StripeClient) -> dict[str, tuple[str, str]]:
+    """{role: (endpoint id, url)} of the endpoints ``rosca up`` registered on the simulator."""
+    endpoints = client.v1.webhook_endpoints.list({"limit": 100}).data
+    roles = [endpoint.to_dict()["metadata"].get("rosca_endpoint") for endpoint in endpoints]
+    assert sorted(roles) == ["connect", "platform"], roles
+    return {role: (endpoint.id, endpoint.url) for role, endpoint in zip(roles, endpoints, strict=True)}
+
+
+def latest_event(client: stripe.StripeClient, event_type: str, account: str | None = None) -> str:
+    options: stripe.RequestOptions = {"stripe_account": account} if account else {}
+    events = client.v1.events.list({"type": event_type, "limit": 1}, options).data
+    assert events, event_type
+    return events[0].id
+
+
+def wait_for_delivery(simulator_url: str, endpoint_id: str, event_id: str, timeout: float = 15) -> None:
+    """Until the endpoint has answered the event's delivery 2xx: it verified the signature."""
+    deadline = time.monotonic() + timeout
+    attempts: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        answer = httpx.get(
+            f"{simulator_url}/_sim/deliveries", params={"endpoint": endpoint_id, "event": event_id}, timeout=5
+        )
+        attempts = answer.json()["data"]
+        if any(attempt["status"] == 200 for attempt in attempts):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"no successful delivery of {event_id} to {endpoint_id} within {timeout} s: {attempts}")
+
+
+def onboard_connected_account(client: stripe.StripeClient) -> str:
+    """An Express account, onboarded through its link: the Connect endpoint hears of it."""
+    account = client.v1.accounts.create(
+        {"type": "express", "country": "AU", "capabilities": {"transfers": {"requested": True}}}
+    )
+    link = client.v1.account_links.create(
+        {
+            "account": account.id,
+            "type": "account_onboarding",
+            "refresh_url": "http://127.0.0.1/again",
+            "return_url": "http://127.0.0.1/done",
+        }
+    )
+    assert httpx.get(link.url, follow_redirects=False, timeout=5).status_code == 302
+    return account.id
+
+
+async def schedule_timer(nats_url: str, due_at: datetime) -> str:
+    """Ask the scheduler for a timer due at ``due_at``; returns the subject it will publish to."""
+    target = subjects.notify_member(f"e2e_{uuid4().hex[:10]}")
+    command = ScheduleTimer(
+        occurred_at=due_at - timedelta(days=1),
+        correlation_id="e2e",
+        timer_id=f"e2e:{uuid4().hex}",
+        due_at=due_at,
+        target_subject=target,
+        payload={"timer": "e2e"},
+    )
+    client = await nats.connect(nats_url)
+    try:
+        await client.jetstream().publish(
+            subjects.SCHEDULER_SCHEDULE, command.model_dump_json().encode(), headers=message_headers(command)
+        )
+    finally:
+        await client.close()
+    return target
+
+
+async def published_to(nats_url: str, subject: str) -> bool:
+    client = await nats.connect(nats_url)
+    try:
+        await client.jetstream().get_last_msg(NOTIFY.name, subject)
+    except nats.js.errors.NotFoundError:
+        return False
+    finally:
+        await client.close()
+    return True
+
+
 def simulated_time(data_dir: Path) -> datetime:
     shown = rosca("clock", "show", "--data-dir", str(data_dir))
     assert shown.returncode == 0, shown.stderr
@@ -173,6 +278,7 @@ def test_up_serves_every_service_then_stops_cleanly_and_restarts_on_its_data(
     assert seconds_to_ready < 30, first.output()
     for name in SERVICES:
         assert f"{first.gateway_url}/{name}/docs" in first.output()
+    assert f"dev JWT secret in {data_dir / 'secrets.env'}" in first.output()
     with httpx.Client(base_url=first.gateway_url, trust_env=False, timeout=10) as gateway:
         for name in SERVICES:
             readiness = gateway.get(f"/{name}/readyz")
@@ -182,14 +288,39 @@ def test_up_serves_every_service_then_stops_cleanly_and_restarts_on_its_data(
         assert openapi.status_code == 200
         assert openapi.json()["info"]["title"] == "rosca payouts"
 
+    # The simulator's signed deliveries reach the webhooks service through the gateway, verified
+    # with the secrets rosca up registered: platform events and connected accounts' events.
+    client, simulator_url = first.stripe()
+    endpoints = registered_endpoints(client)
+    assert {role: url for role, (_, url) in endpoints.items()} == {
+        "platform": f"{first.gateway_url}/webhooks/stripe/platform",
+        "connect": f"{first.gateway_url}/webhooks/stripe/connect",
+    }
+    client.v1.customers.create({"email": "e2e@example.com"})
+    account = onboard_connected_account(client)
+    wait_for_delivery(simulator_url, endpoints["platform"][0], latest_event(client, "customer.created"))
+    connect_event = latest_event(client, "account.updated", account)
+    wait_for_delivery(simulator_url, endpoints["connect"][0], connect_event)
+    backfilled = rosca("webhooks", "--data-dir", str(data_dir), "backfill", "--known-accounts")
+    assert backfilled.returncode == 0, backfilled.stderr
+    assert "already stored, 0 rejected" in backfilled.stdout
+
+    secrets = read_env_file(data_dir / "secrets.env")
+    with httpx.Client(base_url=first.gateway_url, trust_env=False, timeout=10) as gateway:
+        operator = {"Authorization": f"Bearer {secrets['ROSCA_SCHEDULER_OPERATOR_TOKEN']}"}
+        assert gateway.get("/scheduler/timers", headers=operator).status_code == 200
+        assert gateway.get("/scheduler/timers").status_code == 401
+
     before = simulated_time(data_dir)
-    advanced = rosca("clock", "advance", "2d", "--data-dir", str(data_dir))
+    target = asyncio.run(schedule_timer(first.nats_url(), before + timedelta(days=1)))
+    advanced = rosca("clock", "advance", "2d", "--wait", "--data-dir", str(data_dir))
     assert advanced.returncode == 0, advanced.stderr
+    assert asyncio.run(published_to(first.nats_url(), target)), advanced.stdout
     after = simulated_time(data_dir)
     assert after - before == timedelta(days=2)
 
     pids = first.recorded_pids()
-    assert set(pids) == {*SERVICES, "gateway", "nats", "postgres"}
+    assert set(pids) == {*SERVICES, "gateway", "nats", "postgres", "stripe-sim"}
     assert first.stop_with(signal.SIGINT) == 0, first.output()
     assert wait_until_gone(pids) == [], first.output()
     assert not (data_dir / "stack.json").exists()
@@ -201,6 +332,15 @@ def test_up_serves_every_service_then_stops_cleanly_and_restarts_on_its_data(
 
     assert "databases: 0 created, 5 already there" in second.output()
     assert simulated_time(data_dir) == after
+    assert read_env_file(data_dir / "secrets.env") == secrets
+    client, simulator_url = second.stripe()
+    reused = registered_endpoints(client)
+    assert {role: endpoint_id for role, (endpoint_id, _) in reused.items()} == {
+        role: endpoint_id for role, (endpoint_id, _) in endpoints.items()
+    }
+    assert reused["platform"][1] == f"{second.gateway_url}/webhooks/stripe/platform"
+    client.v1.customers.create({"email": "e2e-again@example.com"})
+    wait_for_delivery(simulator_url, reused["platform"][0], latest_event(client, "customer.created"))
     with httpx.Client(base_url=second.gateway_url, trust_env=False, timeout=10) as gateway:
         not_ready = {
             name: response.text
