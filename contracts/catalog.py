@@ -8,6 +8,14 @@ from dataclasses import dataclass
 from contracts import subjects
 from contracts.deadletter import MessageDeadLettered
 from contracts.messages import Message
+from contracts.notifications import MemberNotification
+from contracts.onboarding import (
+    GroupActivated,
+    MemberPaymentMethodChanged,
+    MemberReadinessChanged,
+    PayoutAccountRestored,
+    PayoutAccountRestricted,
+)
 from contracts.scheduler import CancelTimer, ScheduleTimer
 from contracts.stripe_events import StripeEventReceived
 
@@ -49,5 +57,57 @@ CHANNELS: tuple[Channel, ...] = (
         "per event id, whatever Stripe redelivers. Subject: stripe.<event type>, e.g. "
         "stripe.payment_intent.succeeded. Neither ordered nor free of stale states: consumers "
         "compare object_status and created with what they hold.",
+    ),
+    Channel(
+        subject=subjects.ONBOARDING_MEMBER_READINESS_CHANGED,
+        payload=MemberReadinessChanged,
+        publisher="onboarding",
+        description="A member became ready (customer, active BECS mandate, payout account able to "
+        "receive transfers) or stopped being ready, with what is missing.",
+    ),
+    Channel(
+        subject=subjects.ONBOARDING_MEMBER_PAYMENT_METHOD_CHANGED,
+        payload=MemberPaymentMethodChanged,
+        publisher="onboarding",
+        description="A member's BECS payment method or mandate changed: a new one authorised, or the "
+        "mandate turned inactive. A new active mandate is collections' cue to retry.",
+    ),
+    Channel(
+        subject=subjects.ONBOARDING_PAYOUT_ACCOUNT_RESTRICTED,
+        payload=PayoutAccountRestricted,
+        publisher="onboarding",
+        description="A member's payout account can no longer receive transfers; Stripe needs more.",
+    ),
+    Channel(
+        subject=subjects.ONBOARDING_PAYOUT_ACCOUNT_RESTORED,
+        payload=PayoutAccountRestored,
+        publisher="onboarding",
+        description="A restricted payout account can receive transfers again: payouts may resume.",
+    ),
+    Channel(
+        subject=subjects.ONBOARDING_GROUP_ACTIVATED,
+        payload=GroupActivated,
+        publisher="onboarding",
+        description="A full group whose members are all ready, its payout order locked: the members "
+        "in order with customer, payment method, mandate and payout account, and the policy.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_MANDATE_INACTIVE,
+        payload=MemberNotification,
+        publisher="onboarding",
+        description="A member's BECS mandate turned inactive: they must authorise a bank account again.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_BECS_SETUP_FAILED,
+        payload=MemberNotification,
+        publisher="onboarding",
+        description="Saving a member's bank account for BECS debits failed: they should try again.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_PAYOUT_ACCOUNT_RESTRICTED,
+        payload=MemberNotification,
+        publisher="onboarding",
+        description="A member's payout account was restricted: they should complete Stripe's onboarding "
+        "again.",
     ),
 )

@@ -15,6 +15,11 @@ STRIPE_ALL = "stripe.>"
 
 # Onboarding.
 ONBOARDING_ALL = "onboarding.>"
+ONBOARDING_MEMBER_READINESS_CHANGED = "onboarding.evt.member_readiness_changed"
+ONBOARDING_MEMBER_PAYMENT_METHOD_CHANGED = "onboarding.evt.member_payment_method_changed"
+ONBOARDING_PAYOUT_ACCOUNT_RESTRICTED = "onboarding.evt.payout_account_restricted"
+ONBOARDING_PAYOUT_ACCOUNT_RESTORED = "onboarding.evt.payout_account_restored"
+ONBOARDING_GROUP_ACTIVATED = "onboarding.evt.group_activated"
 
 # Collections: the cycle saga and the ledger.
 COLLECTIONS_ALL = "collections.>"
@@ -30,6 +35,9 @@ SCHEDULER_CANCEL = "scheduler.cmd.cancel"
 # Notifications to members, consumed by whatever sends e-mail or push.
 NOTIFY_ALL = "notify.>"
 NOTIFY_MEMBER_PREFIX = "notify.member"
+NOTIFY_MEMBER_MANDATE_INACTIVE = "notify.member.mandate_inactive"
+NOTIFY_MEMBER_BECS_SETUP_FAILED = "notify.member.becs_setup_failed"
+NOTIFY_MEMBER_PAYOUT_ACCOUNT_RESTRICTED = "notify.member.payout_account_restricted"
 
 # Dead letters: one subject per consumer that gave up.
 DEADLETTER_PREFIX = "deadletter"

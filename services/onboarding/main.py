@@ -1,19 +1,39 @@
 """Composition root of the onboarding service."""
 
+from dataclasses import replace
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
+from services.onboarding import groups_api, members_api
+from services.onboarding.api import add_error_handlers
+from services.onboarding.auth import TokenVerifier
+from services.onboarding.deps import Onboarding
+from services.onboarding.handlers import message_router
 from services.onboarding.settings import OnboardingSettings
+from services.onboarding.stripe import StripeApi
 from services.runtime.service import ServiceDefinition, create_service_app
 
 DEFINITION = ServiceDefinition(
     name="onboarding",
     title="rosca onboarding",
-    description="Members, BECS mandates, Connect Express payout accounts, groups and payout order.",
+    description="Members, BECS mandates, Connect Express payout accounts, groups and payout order. "
+    "Every route needs a member's bearer token (JWT; `sub` is the member id).",
     migrations_dir=Path(__file__).parent / "migrations",
 )
 
 
 def create_app(settings: OnboardingSettings) -> FastAPI:
-    return create_service_app(DEFINITION, settings)
+    stripe_api = StripeApi(
+        settings.stripe_api_key,
+        settings.stripe_api_base_url,
+        max_network_retries=settings.stripe_max_network_retries,
+    )
+    routes = APIRouter()
+    routes.include_router(members_api.router)
+    routes.include_router(groups_api.router)
+    definition = replace(DEFINITION, api=routes, messages=message_router(stripe_api))
+    app = create_service_app(definition, settings)
+    app.state.onboarding = Onboarding(settings, stripe_api, TokenVerifier(settings))
+    add_error_handlers(app)
+    return app

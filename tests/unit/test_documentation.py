@@ -1,18 +1,62 @@
 """The README's configuration reference and commands match the code."""
 
+import importlib
+import inspect
 import re
 from pathlib import Path
 
+import pytest
+
+from rosca.stack import stripe as stack_stripe
 from services.runtime.settings import ServiceSettings
 from services.runtime.streams import StreamSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
+SERVICES = sorted(
+    path.parent.name for path in (ROOT / "services").glob("*/settings.py") if path.parent.name != "runtime"
+)
+
+
+def settings_class(service: str) -> type[ServiceSettings]:
+    """The one ServiceSettings subclass a service's settings.py defines, whatever its name."""
+    module = importlib.import_module(f"services.{service}.settings")
+    found = [
+        member
+        for _, member in inspect.getmembers(module, inspect.isclass)
+        if issubclass(member, ServiceSettings)
+        and member is not ServiceSettings
+        and member.__module__ == module.__name__
+    ]
+    assert len(found) == 1, f"services/{service}/settings.py defines {found}"
+    return found[0]
+
+
+def own_variables(service: str) -> set[str]:
+    """``ROSCA_<SERVICE>_<FIELD>`` of every field beyond those all services share."""
+    settings = settings_class(service)
+    prefix = settings.model_config.get("env_prefix", "")
+    assert prefix == f"ROSCA_{service.upper()}_", settings
+    return {
+        f"{prefix}{field.upper()}"
+        for field in settings.model_fields
+        if field not in ServiceSettings.model_fields
+    }
+
+
+def test_every_service_is_covered() -> None:
+    assert SERVICES == ["collections", "onboarding", "payouts", "scheduler", "webhooks"]
 
 
 def test_every_service_setting_is_documented() -> None:
     for field in ServiceSettings.model_fields:
         assert f"`ROSCA_<SERVICE>_{field.upper()}`" in README, field
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_setting_of_each_service_is_documented(service: str) -> None:
+    undocumented = {variable for variable in own_variables(service) if f"`{variable}`" not in README}
+    assert undocumented == set(), f"README.md does not document {sorted(undocumented)}"
 
 
 def test_every_stream_setting_is_documented() -> None:
@@ -23,8 +67,29 @@ def test_every_stream_setting_is_documented() -> None:
 def test_no_undocumented_variable_is_mentioned() -> None:
     known = {f"ROSCA_<SERVICE>_{field.upper()}" for field in ServiceSettings.model_fields}
     known |= {f"ROSCA_STREAMS_{field.upper()}" for field in StreamSettings.model_fields}
-    mentioned = set(re.findall(r"`(ROSCA_(?:<SERVICE>|STREAMS)_[A-Z_]+)`", README))
+    known |= {variable for service in SERVICES for variable in own_variables(service)}
+    service_names = "|".join(name.upper() for name in SERVICES)
+    mentioned = set(re.findall(rf"`(ROSCA_(?:<SERVICE>|STREAMS|{service_names})_[A-Z0-9_]+)`", README))
     assert mentioned <= known, mentioned - known
+
+
+def test_the_stripe_variables_of_rosca_up_are_documented() -> None:
+    for variable in (
+        stack_stripe.STRIPE_API_KEY,
+        stack_stripe.STRIPE_API_BASE_URL,
+        stack_stripe.STRIPE_WEBHOOK_PLATFORM_SECRET,
+        stack_stripe.STRIPE_WEBHOOK_CONNECT_SECRET,
+    ):
+        assert f"`{variable}`" in README, variable
+
+
+def test_the_service_and_simulator_readmes_are_linked() -> None:
+    for readme in (
+        "services/webhooks/README.md",
+        "services/onboarding/README.md",
+        "simulators/stripe_sim/README.md",
+    ):
+        assert f"]({readme})" in README, readme
 
 
 def test_the_two_commands_are_make_targets() -> None:

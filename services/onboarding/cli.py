@@ -1,0 +1,67 @@
+"""Development commands of the onboarding service: ``mint-token`` makes a member's bearer token.
+
+Configured like the service (``ROSCA_ONBOARDING_JWT_*``), but needs only the token settings:
+``python -m services.onboarding.cli mint-token --sub alice --ttl 8h``.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from services.onboarding.auth import AuthenticationUnavailableError, mint_token
+from services.onboarding.settings import ENV_PREFIX, TokenSettings
+from services.runtime.clock import parse_duration
+from services.runtime.entrypoint import ConfigurationError
+
+app = typer.Typer(
+    name="onboarding",
+    help="Onboarding development commands (ROSCA_ONBOARDING_* settings).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def onboarding() -> None:
+    """Onboarding development commands (ROSCA_ONBOARDING_* settings)."""
+
+
+@app.command("mint-token")
+def mint_token_command(
+    *,
+    sub: Annotated[str, typer.Option("--sub", help="The member id the token is for (its `sub`).")],
+    ttl: Annotated[str, typer.Option("--ttl", help="How long it is valid: 90m, 8h, 2d…")] = "1h",
+    email: Annotated[str | None, typer.Option(help="An `email` claim (registration's default).")] = None,
+    name: Annotated[str | None, typer.Option(help="A `name` claim (registration's default).")] = None,
+) -> None:
+    """Print a bearer token signed with ROSCA_ONBOARDING_JWT_HS256_SECRET (development only)."""
+    try:
+        lifetime = parse_duration(ttl)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--ttl") from None
+    try:
+        settings = _token_settings()
+        # Tokens live in real time (see auth.py): the wall clock, whatever the service clock is.
+        token = mint_token(
+            settings, sub, lifetime=lifetime, issued_at=datetime.now(UTC), email=email, name=name
+        )
+    except (ConfigurationError, AuthenticationUnavailableError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(token)
+
+
+def _token_settings() -> TokenSettings:
+    """The token settings from the environment; a bad one is named, its value never shown."""
+    try:
+        return TokenSettings()
+    except ValidationError as invalid:
+        problems = [f"{ENV_PREFIX}{str(p['loc'][0]).upper()}: {p['msg']}" for p in invalid.errors()]
+        raise ConfigurationError("; ".join(problems)) from None
+
+
+if __name__ == "__main__":
+    app()

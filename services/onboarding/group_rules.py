@@ -1,0 +1,196 @@
+"""Groups: who may join, leave or change one, and when it activates.
+
+Pure: no I/O. A group forms (members join and leave, the admin adjusts its terms and payout
+order) until it is full and every member is ready; then it activates, its order is locked, and
+the circle belongs to collections.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from contracts.onboarding import ActivatedMember, GroupActivated, GroupPolicy, PayoutOrderDraw
+from services.onboarding.domain import DomainError, MemberState
+from services.onboarding.group_terms import GroupTerms
+from services.onboarding.payout_order import (
+    DRAW_ALGORITHM,
+    PayoutOrderMethod,
+    Seat,
+    payout_order,
+    seed_commitment,
+)
+
+
+class GroupStatus(StrEnum):
+    FORMING = "forming"
+    ACTIVE = "active"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class GroupNotFoundError(DomainError):
+    """Also what a non-member hears: whether a group exists is the members' business."""
+
+    kind = "group_not_found"
+
+
+class NotGroupAdminError(DomainError):
+    kind = "not_group_admin"
+
+
+class GroupFullError(DomainError):
+    kind = "group_full"
+
+
+class GroupLockedError(DomainError):
+    kind = "group_already_active"
+
+
+class AdminCannotLeaveError(DomainError):
+    kind = "admin_cannot_leave"
+
+
+@dataclass(frozen=True)
+class Group:
+    group_id: UUID
+    terms: GroupTerms
+    admin_member_id: str
+    status: GroupStatus
+    invite_code: str
+    draw_seed: str
+    fixed_order: tuple[str, ...] = ()
+    locked_order: tuple[str, ...] = ()
+    activated_at: datetime | None = None
+
+    @property
+    def seed_commitment(self) -> str:
+        return seed_commitment(self.draw_seed)
+
+
+def is_member(seats: Sequence[Seat], member_id: str) -> bool:
+    return any(seat.member_id == member_id for seat in seats)
+
+
+def require_member(seats: Sequence[Seat], member_id: str) -> None:
+    if not is_member(seats, member_id):
+        raise GroupNotFoundError("no such group among yours")
+
+
+def require_admin(group: Group, seats: Sequence[Seat], member_id: str) -> None:
+    require_member(seats, member_id)
+    if group.admin_member_id != member_id:
+        raise NotGroupAdminError("only the group's admin may do this")
+
+
+def require_forming(group: Group) -> None:
+    if group.status is not GroupStatus.FORMING:
+        raise GroupLockedError("the group has started: its members, terms and order are locked")
+
+
+def may_join(group: Group, seats: Sequence[Seat], member_id: str) -> bool:
+    """False when the member is already in (joining twice changes nothing)."""
+    if is_member(seats, member_id):
+        return False
+    require_forming(group)
+    if len(seats) >= group.terms.size:
+        raise GroupFullError(f"the group already has its {group.terms.size} members")
+    return True
+
+
+def check_may_leave(group: Group, seats: Sequence[Seat], member_id: str) -> None:
+    require_member(seats, member_id)
+    require_forming(group)
+    if group.admin_member_id == member_id:
+        raise AdminCannotLeaveError("the admin cannot leave the group they run")
+
+
+def activation_blockers(
+    group: Group, seats: Sequence[Seat], members: Mapping[str, MemberState], now: datetime
+) -> list[str]:
+    """Why the group cannot activate yet, for the group's page; empty when it can."""
+    if group.status is GroupStatus.ACTIVE:
+        return []
+    blockers = []
+    if len(seats) < group.terms.size:
+        blockers.append(f"{len(seats)} of {group.terms.size} members have joined")
+    for seat in sorted(seats, key=lambda seat: seat.join_seq):
+        state = members.get(seat.member_id)
+        if state is None or not state.ready:
+            # What a member lacks is theirs to see (GET /members/me), not the group's.
+            blockers.append(f"{seat.member_id} is not ready yet")
+    today = now.astimezone(ZoneInfo(group.terms.timezone)).date()
+    if group.terms.start_date <= today:
+        blockers.append("the start date has passed: the admin must choose a new one")
+    return blockers
+
+
+def activate(
+    group: Group,
+    seats: Sequence[Seat],
+    members: Mapping[str, MemberState],
+    now: datetime,
+    causation_id: UUID | None = None,
+) -> tuple[Group, GroupActivated]:
+    """The locked group and the fact to publish; only when ``activation_blockers`` is empty."""
+    if blockers := activation_blockers(group, seats, members, now):
+        raise GroupLockedError(f"the group cannot activate: {'; '.join(blockers)}")
+    terms = group.terms
+    order = payout_order(
+        terms.payout_order_method, seats, fixed_order=group.fixed_order, seed=group.draw_seed
+    )
+    activated = GroupActivated(
+        occurred_at=now,
+        correlation_id=str(group.group_id),
+        causation_id=causation_id,
+        group_id=group.group_id,
+        name=terms.name,
+        admin_member_id=group.admin_member_id,
+        contribution_amount=terms.contribution_amount,
+        currency="aud",
+        cadence=terms.cadence.value,
+        start_date=terms.start_date,
+        timezone=terms.timezone,
+        size=terms.size,
+        policy=GroupPolicy(
+            attempt_limit=terms.policy.attempt_limit,
+            retry_spacing_business_days=terms.policy.retry_spacing_business_days,
+            collection_window_business_days=terms.policy.collection_window_business_days,
+            platform_fee_bps=terms.policy.platform_fee_bps,
+        ),
+        payout_order_method=terms.payout_order_method.value,
+        draw=(
+            PayoutOrderDraw(
+                algorithm=DRAW_ALGORITHM, seed=group.draw_seed, seed_commitment=group.seed_commitment
+            )
+            if terms.payout_order_method is PayoutOrderMethod.RANDOM_DRAW
+            else None
+        ),
+        members=[
+            _activated_member(position, members[member_id]) for position, member_id in enumerate(order, 1)
+        ],
+        activated_at=now,
+    )
+    locked = replace(group, status=GroupStatus.ACTIVE, locked_order=tuple(order), activated_at=now)
+    return locked, activated
+
+
+def _activated_member(position: int, member: MemberState) -> ActivatedMember:
+    # Activation checked readiness: every one of these is set.
+    assert member.customer_id is not None
+    assert member.payment_method_id is not None
+    assert member.mandate_id is not None
+    assert member.payout_account is not None
+    return ActivatedMember(
+        position=position,
+        member_id=member.member_id,
+        customer_id=member.customer_id,
+        payment_method_id=member.payment_method_id,
+        mandate_id=member.mandate_id,
+        connected_account_id=member.payout_account.account_id,
+    )

@@ -1,0 +1,219 @@
+"""Groups: create, invite, join, leave, adjust terms and payout order, read; each under the group's lock."""
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.onboarding.activation import activate_if_complete
+from services.onboarding.group_rules import (
+    Group,
+    GroupStatus,
+    Role,
+    activation_blockers,
+    check_may_leave,
+    may_join,
+    require_admin,
+    require_forming,
+    require_member,
+)
+from services.onboarding.group_store import GroupStore
+from services.onboarding.group_terms import (
+    GroupTerms,
+    Policy,
+    check_terms,
+)
+from services.onboarding.member_store import MemberRecord, MemberStore
+from services.onboarding.payout_order import (
+    InvalidPayoutOrderError,
+    PayoutOrderMethod,
+    Seat,
+    WrongPayoutOrderMethodError,
+    check_slot_choice,
+    checked_fixed_order,
+    fixed_order_with,
+    fixed_order_without,
+)
+from services.runtime.clock import Clock
+from services.runtime.db import Database
+
+# No 0/O or 1/I: codes are read aloud and typed from a message.
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+INVITE_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """A group as one of its members sees it."""
+
+    group: Group
+    seats: list[Seat]
+    members: dict[str, MemberRecord]
+    joined_at: dict[str, datetime]
+    waiting_for: list[str]
+
+
+async def create_group(database: Database, clock: Clock, member_id: str, terms: GroupTerms) -> GroupView:
+    now = clock.now()
+    check_terms(terms, now)
+    async with database.transaction() as session:
+        await MemberStore(session).get(member_id)
+        groups = GroupStore(session)
+        group = Group(
+            group_id=uuid4(),
+            terms=terms,
+            admin_member_id=member_id,
+            status=GroupStatus.FORMING,
+            invite_code=await _unused_invite_code(groups),
+            # Secret until activation; members see its SHA-256 from now on (payout_order.py).
+            draw_seed=secrets.token_hex(32),
+            fixed_order=(member_id,) if terms.payout_order_method is PayoutOrderMethod.FIXED else (),
+        )
+        await groups.add(group, now)
+        await groups.add_seat(group.group_id, member_id, Role.ADMIN, now)
+        return await _view(session, group.group_id, clock)
+
+
+async def join_group(database: Database, clock: Clock, member_id: str, invite_code: str) -> GroupView:
+    """Join by invite code; joining a group one is in already changes nothing."""
+    async with database.transaction() as session:
+        await MemberStore(session).get(member_id)
+        groups = GroupStore(session)
+        group = await groups.with_invite_code(invite_code.upper(), lock=True)
+        if may_join(group, await groups.seats(group.group_id), member_id):
+            await groups.add_seat(group.group_id, member_id, Role.MEMBER, clock.now())
+            if group.terms.payout_order_method is PayoutOrderMethod.FIXED:
+                await groups.save(replace(group, fixed_order=fixed_order_with(group.fixed_order, member_id)))
+            await activate_if_complete(session, group.group_id, clock=clock, causation_id=None)
+        return await _view(session, group.group_id, clock)
+
+
+async def leave_group(database: Database, clock: Clock, member_id: str, group_id: UUID) -> None:
+    async with database.transaction() as session:
+        groups = GroupStore(session)
+        group = await groups.get(group_id, lock=True)
+        check_may_leave(group, await groups.seats(group_id), member_id)
+        await groups.remove_seat(group_id, member_id)
+        if group.fixed_order:
+            await groups.save(replace(group, fixed_order=fixed_order_without(group.fixed_order, member_id)))
+
+
+async def change_terms(
+    database: Database,
+    clock: Clock,
+    member_id: str,
+    group_id: UUID,
+    *,
+    start_date: date | None,
+    policy_change: Callable[[Policy], Policy] | None,
+) -> GroupView:
+    """The admin moves the start date or changes the policy while the group forms."""
+    async with database.transaction() as session:
+        groups = GroupStore(session)
+        group = await groups.get(group_id, lock=True)
+        require_admin(group, await groups.seats(group_id), member_id)
+        require_forming(group)
+        terms = replace(
+            group.terms,
+            start_date=start_date or group.terms.start_date,
+            policy=policy_change(group.terms.policy) if policy_change else group.terms.policy,
+        )
+        check_terms(terms, clock.now())
+        await groups.save(replace(group, terms=terms))
+        # A new start date may be all the group was waiting for.
+        await activate_if_complete(session, group_id, clock=clock, causation_id=None)
+        return await _view(session, group_id, clock)
+
+
+async def set_payout_order(
+    database: Database,
+    clock: Clock,
+    member_id: str,
+    group_id: UUID,
+    *,
+    method: PayoutOrderMethod,
+    order: list[str] | None,
+) -> GroupView:
+    """The admin chooses how the order is decided; with ``fixed``, the order itself."""
+    async with database.transaction() as session:
+        groups = GroupStore(session)
+        group = await groups.get(group_id, lock=True)
+        seats = await groups.seats(group_id)
+        require_admin(group, seats, member_id)
+        require_forming(group)
+        if order is not None and method is not PayoutOrderMethod.FIXED:
+            raise InvalidPayoutOrderError("an order is given only with the fixed method")
+        members = [seat.member_id for seat in seats]
+        fixed = checked_fixed_order(order if order is not None else members, members)
+        terms = replace(group.terms, payout_order_method=method)
+        await groups.save(
+            replace(group, terms=terms, fixed_order=fixed if method is PayoutOrderMethod.FIXED else ())
+        )
+        return await _view(session, group_id, clock)
+
+
+async def choose_payout_slot(
+    database: Database, clock: Clock, member_id: str, group_id: UUID, slot: int | None
+) -> GroupView:
+    """A member picks (or, with None, gives up) their slot, when the group lets members choose."""
+    async with database.transaction() as session:
+        groups = GroupStore(session)
+        group = await groups.get(group_id, lock=True)
+        seats = await groups.seats(group_id)
+        require_member(seats, member_id)
+        require_forming(group)
+        if group.terms.payout_order_method is not PayoutOrderMethod.MEMBERS_CHOICE:
+            raise WrongPayoutOrderMethodError("this group's payout order is not chosen by its members")
+        if slot is not None:
+            check_slot_choice(slot, member_id, seats, group.terms.size)
+        await groups.choose_slot(group_id, member_id, slot)
+        return await _view(session, group_id, clock)
+
+
+async def new_invite_code(database: Database, clock: Clock, member_id: str, group_id: UUID) -> GroupView:
+    """The admin replaces the invite code: the old one stops working."""
+    async with database.transaction() as session:
+        groups = GroupStore(session)
+        group = await groups.get(group_id, lock=True)
+        require_admin(group, await groups.seats(group_id), member_id)
+        require_forming(group)
+        await groups.save(replace(group, invite_code=await _unused_invite_code(groups)))
+        return await _view(session, group_id, clock)
+
+
+async def read_group(database: Database, clock: Clock, member_id: str, group_id: UUID) -> GroupView:
+    async with database.transaction() as session:
+        view = await _view(session, group_id, clock)
+    require_member(view.seats, member_id)
+    return view
+
+
+async def groups_of(database: Database, member_id: str) -> list[Group]:
+    async with database.transaction() as session:
+        await MemberStore(session).get(member_id)
+        return await GroupStore(session).of_member(member_id)
+
+
+async def _view(session: AsyncSession, group_id: UUID, clock: Clock) -> GroupView:
+    groups = GroupStore(session)
+    group = await groups.get(group_id)
+    seats = await groups.seats(group_id)
+    members = await MemberStore(session).records([seat.member_id for seat in seats])
+    states = {member_id: record.state for member_id, record in members.items()}
+    return GroupView(
+        group=group,
+        seats=seats,
+        members=members,
+        joined_at=await groups.seat_times(group_id),
+        waiting_for=activation_blockers(group, seats, states, clock.now()),
+    )
+
+
+async def _unused_invite_code(groups: GroupStore) -> str:
+    while True:
+        code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+        if not await groups.invite_code_taken(code):
+            return code
