@@ -5,7 +5,9 @@ import json
 import signal
 from datetime import UTC, datetime, timedelta
 
+import nats
 import pytest
+from nats.errors import DrainTimeoutError
 from nats.js import JetStreamContext
 from sqlalchemy import text
 
@@ -147,6 +149,30 @@ async def test_consumer_crashing_before_ack_gets_redelivery_and_applies_once(
     assert delivered is not None
     assert (delivered.stream_seq, delivered.consumer_seq) == (1, 2), "one message, two deliveries"
     assert await applied_values(database) == ["crash"]
+
+
+async def test_a_stopped_consumer_leaves_nothing_for_the_connections_drain_to_wait_on(
+    js: JetStreamContext, nats_server: NatsServer, namespace: str, database_url: str, database: Database
+) -> None:
+    # A service stops by cancelling its consumers, then draining its connection: a pull
+    # subscription left behind would hold that drain until its timeout on every stop.
+    await prepare(js, namespace, database_url, DUPLICATE_WINDOW)
+    reported: list[Exception] = []
+
+    async def record(error: Exception) -> None:
+        reported.append(error)
+
+    connection = await nats.connect(nats_server.url, connect_timeout=2, drain_timeout=2, error_cb=record)
+    try:
+        async with running(probe_consumer(connection.jetstream(), database, namespace)):
+            await publish_probe(js, namespace, probe_message("before-stop"))
+            await eventually(lambda: probe_consumer_idle(js, namespace))
+            await asyncio.sleep(3)  # idle fetches: nats-py takes their replies off the queue unfinished
+        await connection.drain()
+    finally:
+        await connection.close()
+    assert not [error for error in reported if isinstance(error, DrainTimeoutError)]
+    assert await applied_values(database) == ["before-stop"]
 
 
 async def test_poison_message_is_dead_lettered_with_its_error_and_the_rest_flow_on(
