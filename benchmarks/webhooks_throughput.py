@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import nats
 
+from benchmarks.http_client import Connection
 from contracts.streams import STRIPE
 from services.runtime.db import Database
 from services.runtime.migrations import upgrade_to_head
@@ -97,36 +98,8 @@ def signed_deliveries(count: int) -> list[tuple[bytes, str]]:
     return deliveries
 
 
-class Connection:
-    """One keep-alive HTTP/1.1 connection; the cheapest client Python has, so it is not the limit."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._host = f"127.0.0.1:{port}".encode()
-
-    @classmethod
-    async def open(cls, port: int) -> "Connection":
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer, port)
-
-    async def post(self, body: bytes, signature: str) -> int:
-        self._writer.write(
-            b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: " + self._host
-            + b"\r\nContent-Type: application/json; charset=utf-8\r\nStripe-Signature: "
-            + signature.encode() + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-        )  # fmt: skip
-        head = await self._reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await self._reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        self._writer.close()
+def _headers(signature: str) -> dict[str, str]:
+    return {"Content-Type": "application/json; charset=utf-8", "Stripe-Signature": signature}
 
 
 async def open_loop(port: int, rate: float, seconds: float, connections: int) -> dict[str, float]:
@@ -141,7 +114,7 @@ async def open_loop(port: int, rate: float, seconds: float, connections: int) ->
         nonlocal failures
         connection = await pool.get()
         try:
-            status = await connection.post(body, signature)
+            status, _ = await connection.post(PATH, body, _headers(signature))
         finally:
             pool.put_nowait(connection)
         latencies.append(time.perf_counter() - due)
@@ -174,7 +147,8 @@ async def closed_loop(port: int, count: int, connections: int) -> dict[str, floa
         try:
             for body, signature in queue:
                 started = time.perf_counter()
-                failures += await connection.post(body, signature) != 200
+                status, _ = await connection.post(PATH, body, _headers(signature))
+                failures += status != 200
                 latencies.append(time.perf_counter() - started)
         finally:
             connection.close()

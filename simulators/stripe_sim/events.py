@@ -1,9 +1,9 @@
 """Events as Stripe emits them: a snapshot of the object, queued for every matching endpoint."""
 
-import copy
 from typing import Any
 
 from simulators.stripe_sim.simulator import Simulator
+from simulators.stripe_sim.state.copies import json_copy
 from simulators.stripe_sim.state.objects import StoredObject
 
 DELIVER_WEBHOOK = "deliver_webhook"
@@ -18,9 +18,9 @@ def emit_event(
     previous_attributes: dict[str, Any] | None = None,
 ) -> StoredObject:
     origin = sim.request_origin()
-    data: dict[str, Any] = {"object": copy.deepcopy(subject)}
+    data: dict[str, Any] = {"object": json_copy(subject)}
     if previous_attributes is not None:
-        data["previous_attributes"] = copy.deepcopy(previous_attributes)
+        data["previous_attributes"] = json_copy(previous_attributes)
     endpoints = [
         e for e in sim.objects.newest_first("webhook_endpoint", None) if _wants(e, event_type, account)
     ]

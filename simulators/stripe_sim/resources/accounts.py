@@ -4,13 +4,13 @@ A new account owes its onboarding details (`requirements.past_due`, payouts disa
 requested capabilities inactive) until its onboarding link is visited; see `account_links.py`.
 """
 
-import copy
 from typing import Any
 
 from simulators.stripe_sim.events import emit_event
 from simulators.stripe_sim.resources import capabilities, external_accounts
 from simulators.stripe_sim.resources.common import previous_values, updated_metadata
 from simulators.stripe_sim.simulator import Simulator
+from simulators.stripe_sim.state.copies import json_copy
 from simulators.stripe_sim.state.objects import StoredObject
 from simulators.stripe_sim.wire.errors import invalid_request, resource_missing
 from simulators.stripe_sim.wire.listing import created_filter, list_page
@@ -71,7 +71,7 @@ def create_account(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
 
 
 def _controller(params: dict[str, Any]) -> dict[str, Any]:
-    controller = copy.deepcopy(_EXPRESS_CONTROLLER)
+    controller = json_copy(_EXPRESS_CONTROLLER)
     requested = params.get("controller", {})
     if (
         params.get("type") not in (None, "express")
@@ -162,7 +162,7 @@ def announce_update(sim: Simulator, account: StoredObject, before: dict[str, Any
 
 def complete_onboarding(sim: Simulator, account: StoredObject, account_number: str) -> None:
     """What the Express onboarding form does once the member has filled it in."""
-    before = copy.deepcopy(account.body)
+    before = json_copy(account.body)
     external_accounts.replace(sim, account, account_number)
     account.body.update(
         business_type=account.body["business_type"] or "individual",
@@ -181,7 +181,7 @@ def complete_onboarding(sim: Simulator, account: StoredObject, account_number: s
 
 def restrict(sim: Simulator, account: StoredObject) -> None:
     """Test helper: Stripe needs more information by a deadline that has passed."""
-    before = copy.deepcopy(account.body)
+    before = json_copy(account.body)
     account.body.update(
         payouts_enabled=False,
         charges_enabled=False,
@@ -207,7 +207,7 @@ def retrieve_account(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
 def update_account(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
     account = connected_account(sim, request.path_params["account"])
     params = request.params
-    before = copy.deepcopy(account.body)
+    before = json_copy(account.body)
     for field in ("email", "business_type"):
         if field in params:
             account.body[field] = params[field] or None

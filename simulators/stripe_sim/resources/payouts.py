@@ -4,7 +4,6 @@
 marks the bank account errored and asks the account for a new one, as Stripe does.
 """
 
-import copy
 from typing import Any
 
 from simulators.stripe_sim.events import emit_event
@@ -14,6 +13,7 @@ from simulators.stripe_sim.resources.accounts import announce_update, connected_
 from simulators.stripe_sim.resources.common import find, previous_values, updated_metadata
 from simulators.stripe_sim.settlement_timing import payout_arrives_at, payout_in_transit_at
 from simulators.stripe_sim.simulator import Simulator
+from simulators.stripe_sim.state.copies import json_copy
 from simulators.stripe_sim.state.due_work import DueWork
 from simulators.stripe_sim.state.objects import StoredObject
 from simulators.stripe_sim.wire.errors import invalid_request
@@ -155,7 +155,7 @@ def _fail(sim: Simulator, payout: StoredObject, bank: StoredObject, code: str, m
     emit_event(sim, "payout.failed", payout.body, account=payout.account)
     assert payout.account is not None
     account = connected_account(sim, payout.account)
-    before = copy.deepcopy(account.body)
+    before = json_copy(account.body)
     external_accounts.mark_errored(sim, bank)
     requirements = account.body["requirements"]
     for field in ("currently_due", "eventually_due"):

@@ -1,14 +1,15 @@
 """`expand[]`: replace an id with the object it names, along a dotted path."""
 
-import copy
 from collections.abc import Callable
 from typing import Any
+
+from simulators.stripe_sim.state.copies import json_copy
 
 Lookup = Callable[[str], dict[str, Any] | None]
 
 
 def expand(body: dict[str, Any], paths: list[str], lookup: Lookup) -> dict[str, Any]:
-    expanded = copy.deepcopy(body)
+    expanded = json_copy(body)
     for path in paths:
         _expand(expanded, path.split("."), lookup)
     return expanded
@@ -24,6 +25,6 @@ def _expand(node: Any, parts: list[str], lookup: Lookup) -> None:
     key, rest = parts[0], parts[1:]
     value = node[key]
     if isinstance(value, str) and (found := lookup(value)) is not None:
-        node[key] = value = copy.deepcopy(found)
+        node[key] = value = json_copy(found)
     if rest:
         _expand(value, rest, lookup)

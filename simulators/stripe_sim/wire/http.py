@@ -73,6 +73,8 @@ class StripeApi:
             status, headers, payload = _internal_error()
         else:
             status, headers, payload = await self._respond(scope, body)
+        # Sized, as Stripe's answers are (not chunked).
+        headers = [*headers, (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         if fault is ApiFault.DROPPED_CONNECTION:
             # The request ran; the connection drops before its answer (the server closes it).
