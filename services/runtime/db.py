@@ -2,8 +2,10 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import text
+from psycopg.types.array import ListBinaryDumper
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,6 +21,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
+        event.listen(self.engine.sync_engine, "connect", _send_lists_in_binary)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -33,6 +36,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _send_lists_in_binary(dbapi_connection: Any, _record: object) -> None:
+    # psycopg sends a list parameter (the arrays of batch statements) as text by default, escaping
+    # every element with a regular expression: for a batch of 2 KB event bodies that was a tenth of
+    # the webhook gateway's CPU. Registered last, the binary dumper is what psycopg picks.
+    dbapi_connection.driver_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 def libpq_url(sqlalchemy_url: str) -> str:

@@ -233,6 +233,9 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         docs_url=f"{prefix}/docs",
         openapi_url=f"{prefix}/openapi.json",
         redoc_url=None,
+        # Metrics are ours (Prometheus, /metrics); FastAPI's OpenTelemetry hook would otherwise look
+        # up the global providers, through os.environ, on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
     # Ops routes answer at the root (probes, scrapers) and under the prefix (through the gateway).
