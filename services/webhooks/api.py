@@ -67,6 +67,9 @@ GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 router = APIRouter(tags=["stripe"])
 
+PLATFORM_PATH = "/stripe/platform"
+CONNECT_PATH = "/stripe/connect"
+
 # The delivery endpoints take the raw request and nothing FastAPI would parse or inject: the
 # signature is over the exact bytes, and every microsecond here is spent per Stripe event.
 
@@ -77,24 +80,24 @@ _DELIVERY_RESPONSES: dict[int | str, dict[str, str]] = {
 
 
 @router.post(
-    "/stripe/platform",
+    PLATFORM_PATH,
     summary="Stripe events of the platform account",
     responses=_DELIVERY_RESPONSES,
 )
 async def on_platform_event(request: Request) -> JSONResponse:
-    return await _receive(Endpoint.platform, request, get_gateway(request))
+    return await receive(Endpoint.platform, request, get_gateway(request))
 
 
 @router.post(
-    "/stripe/connect",
+    CONNECT_PATH,
     summary="Stripe events of connected accounts",
     responses=_DELIVERY_RESPONSES,
 )
 async def on_connect_event(request: Request) -> JSONResponse:
-    return await _receive(Endpoint.connect, request, get_gateway(request))
+    return await receive(Endpoint.connect, request, get_gateway(request))
 
 
-async def _receive(endpoint: Endpoint, request: Request, gateway: Gateway) -> JSONResponse:
+async def receive(endpoint: Endpoint, request: Request, gateway: Gateway) -> JSONResponse:
     policy = gateway.policies[endpoint]
     if not policy.secrets:
         DELIVERIES.labels(endpoint.value, "not_configured").inc()

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.runtime.service import ServiceDefinition, ServiceRuntime, create_service_app
 from services.webhooks import admin_api, api
+from services.webhooks.delivery_lane import DeliveryLane
 from services.webhooks.ingest import EventIngest, EventPublisher
 from services.webhooks.settings import WebhooksSettings
 
@@ -41,6 +42,7 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
     )
     app.state.webhooks = api.Gateway.build(settings, ingest)
     app.add_exception_handler(admin_api.OperationRefusedError, admin_api.operation_refused_response)
+    app.add_middleware(DeliveryLane, prefix=f"/{DEFINITION.name}")
     return app
 
 

@@ -284,9 +284,22 @@ def test_up_serves_every_service_then_stops_cleanly_and_restarts_on_its_data(
             readiness = gateway.get(f"/{name}/readyz")
             assert readiness.status_code == 200, readiness.text
             assert readiness.json()["status"] == "ready"
-        openapi = gateway.get("/payouts/openapi.json")
-        assert openapi.status_code == 200
-        assert openapi.json()["info"]["title"] == "rosca payouts"
+            openapi = gateway.get(f"/{name}/openapi.json")
+            assert openapi.status_code == 200, openapi.text
+            assert openapi.json()["info"]["title"] == f"rosca {name}"
+
+        # A member signs up through the gateway with a token `rosca onboarding mint-token` made from
+        # the stack's own secret, and gets a customer on the simulator the stack started.
+        minted = rosca("onboarding", "--data-dir", str(data_dir), "mint-token", "--sub", "e2e-member")
+        assert minted.returncode == 0, minted.stderr
+        signed_up = gateway.post(
+            "/onboarding/members",
+            headers={"Authorization": f"Bearer {minted.stdout.strip()}"},
+            json={"email": "e2e-member@example.com", "display_name": "E2E"},
+        )
+        assert signed_up.status_code == 201, signed_up.text
+        assert signed_up.json()["stripe_customer_id"].startswith("cus_")
+        assert signed_up.json()["readiness"]["missing"] == ["becs_mandate", "payout_account"]
 
     # The simulator's signed deliveries reach the webhooks service through the gateway, verified
     # with the secrets rosca up registered: platform events and connected accounts' events.
