@@ -11,7 +11,12 @@ events to its platform endpoint over keep-alive HTTP/1.1 connections:
    framework (verify the signature, parse and normalize, insert the row, publish with PubAck, mark
    it published), at the same concurrency.
 
+With ``--replicas N`` it runs N gateway processes (the service is stateless and runs as replicas),
+each on its own port, and spreads the client's connections evenly over them, as a load balancer
+would; the gateway/bare ratio is printed only for one replica, where it compares like with like.
+
 Usage: .venv/bin/python -m benchmarks.webhooks_throughput [--rates 250,500,1000,1500] [--seconds 5]
+       [--replicas 1]
 """
 
 import argparse
@@ -102,11 +107,11 @@ def _headers(signature: str) -> dict[str, str]:
     return {"Content-Type": "application/json; charset=utf-8", "Stripe-Signature": signature}
 
 
-async def open_loop(port: int, rate: float, seconds: float, connections: int) -> dict[str, float]:
+async def open_loop(ports: list[int], rate: float, seconds: float, connections: int) -> dict[str, float]:
     deliveries = signed_deliveries(int(rate * seconds))
     pool: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(connections):
-        pool.put_nowait(await Connection.open(port))
+    for n in range(connections):
+        pool.put_nowait(await Connection.open(ports[n % len(ports)]))  # spread as a load balancer would
     latencies: list[float] = []
     failures = 0
 
@@ -135,13 +140,13 @@ async def open_loop(port: int, rate: float, seconds: float, connections: int) ->
     return _summary(len(deliveries), elapsed, latencies, failures)
 
 
-async def closed_loop(port: int, count: int, connections: int) -> dict[str, float]:
+async def closed_loop(ports: list[int], count: int, connections: int) -> dict[str, float]:
     deliveries = signed_deliveries(count)
     latencies: list[float] = []
     failures = 0
     queue = iter(deliveries)
 
-    async def worker() -> None:
+    async def worker(port: int) -> None:
         nonlocal failures
         connection = await Connection.open(port)
         try:
@@ -154,7 +159,7 @@ async def closed_loop(port: int, count: int, connections: int) -> dict[str, floa
             connection.close()
 
     began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
+    await asyncio.gather(*(worker(ports[n % len(ports)]) for n in range(connections)))
     return _summary(count, time.perf_counter() - began, latencies, failures)
 
 
@@ -240,18 +245,22 @@ async def measure(nats_url: str, database_url: str, options: argparse.Namespace)
     client = await nats.connect(nats_url)
     await provision_streams(client.jetstream(), Namespace(NAMESPACE), StreamSettings(), definitions=(STRIPE,))
     await client.close()
-    port = free_port()
+    ports = [free_port() for _ in range(options.replicas)]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    with gateway_process(database_url, nats_url, port):
-        await closed_loop(port, 500, options.connections)  # warm-up: pools, JIT-less caches, indexes
+    replicas = f"{options.replicas} gateway process{'es' if options.replicas > 1 else ''}"
+    with contextlib.ExitStack() as running:
+        for port in ports:
+            running.enter_context(gateway_process(database_url, nats_url, port))
+        await closed_loop(ports, 500, options.connections)  # warm-up: pools, JIT-less caches, indexes
         for rate in options.rates:
-            result = await open_loop(port, rate, options.seconds, options.connections)
+            result = await open_loop(ports, rate, options.seconds, options.connections)
             print(_line(f"open loop at {rate:,.0f}/s", result))
-        result = await closed_loop(port, options.closed_events, options.connections)
-        print(_line(f"closed loop, {options.connections} connections", result))
+        result = await closed_loop(ports, options.closed_events, options.connections)
+        print(_line(f"closed loop, {options.connections} connections", result) + f"   ({replicas})")
     bare = await bare_loop(database_url, nats_url, options.closed_events, options.connections)
-    print(_line(f"bare loop, {options.connections} concurrent", bare))
-    print(f"gateway / bare loop: {result['rate'] / bare['rate']:.0%}")
+    print(_line(f"bare loop, {options.connections} concurrent", bare) + "   (1 process)")
+    if options.replicas == 1:  # like for like: one process each
+        print(f"gateway / bare loop: {result['rate'] / bare['rate']:.0%}")
 
 
 def main() -> None:
@@ -260,6 +269,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="Duration of each open-loop rate.")
     parser.add_argument("--closed-events", type=int, default=10_000, help="Events in the closed loop.")
     parser.add_argument("--connections", type=int, default=32, help="Keep-alive connections.")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="Gateway processes, each on its own port; connections are spread evenly over them.",
+    )
     options = parser.parse_args()
     options.rates = [float(rate) for rate in options.rates.split(",")]
     with running_nats() as server, postgres_server() as admin_url, fresh_database(admin_url) as url:
