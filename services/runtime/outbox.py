@@ -10,10 +10,13 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
+from typing import Any, cast
 
 import psycopg
 from nats.js import JetStreamContext
-from sqlalchemy import func, insert, select, update
+from nats.js.api import PubAck
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.messages import Message
@@ -23,6 +26,9 @@ from services.runtime.naming import Namespace
 from services.runtime.tables import OUTBOX_CHANNEL, outbox
 
 log = logging.getLogger(__name__)
+
+# As long as nats-py waits for a PubAck by default.
+PUBACK_TIMEOUT_SECONDS = 5.0
 
 CORRELATION_HEADER = "Rosca-Correlation-Id"
 CAUSATION_HEADER = "Rosca-Causation-Id"
@@ -108,19 +114,7 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            published: list[int] = []
-            failure: Exception | None = None
-            for row in rows:
-                try:
-                    await self._js.publish(
-                        self._namespace.subject(row.subject),
-                        json.dumps(row.payload, separators=(",", ":")).encode(),
-                        headers=row.headers,
-                    )
-                except Exception as error:
-                    failure = error
-                    break
-                published.append(row.id)
+            published, failure = await self._publish_in_order(rows)
             if published:
                 await session.execute(
                     update(outbox)
@@ -142,6 +136,42 @@ class OutboxRelay:
             raise failure
         return len(published)
 
+    async def _publish_in_order(
+        self, rows: Sequence[Row[Any, Any, Any, Any]]
+    ) -> tuple[list[int], Exception | None]:
+        """Publish ``rows`` pipelined, then wait for their PubAcks; the ids acknowledged in order, up to
+        the first that was not, and why that one was not.
+
+        One PubAck round trip per row (publish, wait, next) capped the relay at the round-trip rate;
+        written back to back, the rows share the wait. The server stores them in the order written.
+        A row after the first failure is left unmarked even if acknowledged: published again later,
+        JetStream or the consumers' inbox drops the copy.
+        """
+        acks: list[asyncio.Future[PubAck]] = []
+        failure: Exception | None = None
+        try:
+            for row in rows:
+                acks.append(
+                    await self._js.publish_async(
+                        self._namespace.subject(row.subject),
+                        json.dumps(row.payload, separators=(",", ":")).encode(),
+                        headers=row.headers,
+                    )
+                )
+        except Exception as error:
+            failure = error
+        if acks:
+            _, late = await asyncio.wait(acks, timeout=PUBACK_TIMEOUT_SECONDS)
+            for ack in late:
+                ack.cancel()  # frees its slot in nats-py's window of pending publishes
+        published: list[int] = []
+        for row, ack in zip(rows, acks, strict=False):
+            refused = _refusal(ack)
+            if refused is not None:
+                return published, refused
+            published.append(row.id)
+        return published, failure
+
     async def _listen_for_commits(self) -> None:
         while True:
             try:
@@ -158,3 +188,10 @@ class OutboxRelay:
                 self.listening = False
                 log.warning("outbox relay lost its NOTIFY listener: %s", error)
                 await asyncio.sleep(1.0)
+
+
+def _refusal(ack: "asyncio.Future[PubAck]") -> Exception | None:
+    """Why a publish was not acknowledged, or None if it was."""
+    if ack.cancelled():
+        return TimeoutError(f"no PubAck within {PUBACK_TIMEOUT_SECONDS:.0f} s")
+    return cast(Exception | None, ack.exception())
