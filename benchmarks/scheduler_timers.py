@@ -31,12 +31,13 @@ import psycopg
 from nats.aio.msg import Msg
 
 from contracts import subjects
+from rosca.stack.ports import free_port
 from services.runtime.db import libpq_url
 from services.runtime.migrations import upgrade_to_head
 from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
 from services.scheduler.main import DEFINITION
-from tests.infrastructure import free_port, fresh_database, postgres_server, running_nats
+from tests.infrastructure import fresh_database, postgres_server, running_nats
 
 TARGET = subjects.notify_member("benchmark_timer")
 

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import httpx
 import stripe
 
 from benchmarks.http_client import Connection
+from rosca.stack.ports import free_port
 
 TARGET_OPS_PER_SECOND = 300
 API_KEY = "sk_test_benchmark"
@@ -59,12 +59,6 @@ class Run:
             f"{self.label:<20} {self.ops_per_second:7,.0f} ops/s   simulator core busy {busy:4.0%}"
             f"   {per_cpu_second:7,.0f} ops per simulator CPU-second   failures {self.failures}"
         )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _start_simulator(port: int, data_dir: str) -> subprocess.Popen[bytes]:
@@ -220,7 +214,7 @@ def main() -> None:
     options = parser.parse_args()
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {CLIENT_CPU})
-    port = _free_port()
+    port = free_port()
     data_dir = tempfile.mkdtemp(prefix="stripe_sim_bench_")
     simulator = _start_simulator(port, data_dir)
     try:

@@ -40,6 +40,7 @@ import nats
 
 from benchmarks.http_client import Connection
 from contracts.streams import STRIPE
+from rosca.stack.ports import free_port
 from services.runtime.db import Database
 from services.runtime.migrations import upgrade_to_head
 from services.runtime.naming import Namespace
@@ -48,7 +49,7 @@ from services.webhooks.ingest import EventIngest, EventPublisher
 from services.webhooks.main import DEFINITION
 from services.webhooks.normalize import normalize
 from services.webhooks.verification import Endpoint, VerificationPolicy, verify_delivery
-from tests.infrastructure import free_port, fresh_database, postgres_server, running_nats
+from tests.infrastructure import fresh_database, postgres_server, running_nats
 
 SECRET = "whsec_benchmark_0123456789abcdef"
 PATH = "/webhooks/stripe/platform"

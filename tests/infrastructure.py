@@ -20,12 +20,7 @@ from uuid import uuid4
 import psycopg
 from sqlalchemy.engine import make_url
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from rosca.stack.ports import free_port
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:

@@ -126,28 +126,24 @@ class Consumer:
                 self.ready = True
                 await self._pull_until_lost(pull)
             except asyncio.CancelledError:
-                await self._stop_pulling(pull)
+                # Unsubscribed even when stopping: nats-py's fetch leaves its inbox's queue with
+                # unfinished items, and the connection's drain at shutdown would otherwise wait on
+                # them for its whole timeout.
+                self.ready = False
+                await self._drop(pull)
                 raise
             except Exception as error:  # resubscribe, whatever broke
                 self.ready = False
+                await self._drop(pull)
                 if _being_cancelled():
                     # nats-py can swallow our CancelledError and fail with its own error instead;
                     # resubscribing then would keep a stopping service alive forever.
-                    await self._stop_pulling(pull)
                     raise asyncio.CancelledError from error
                 log.warning("consumer %s lost its subscription: %r; resubscribing", self.name, error)
-                await self._drop(pull)
                 await asyncio.sleep(1.0)
 
-    async def _stop_pulling(self, pull: JetStreamContext.PullSubscription | None) -> None:
-        # nats-py's fetch leaves its inbox's queue with unfinished items, and the connection's
-        # drain on shutdown waits for every subscription's queue: unsubscribed, ours is not waited on
-        # (otherwise each stop would sit out the whole drain timeout).
-        self.ready = False
-        await self._drop(pull)
-
     async def _drop(self, pull: JetStreamContext.PullSubscription | None) -> None:
-        """Forget a broken subscription so its inbox does not pile up beside the new one."""
+        """Forget a subscription, broken or stopping, so its inbox piles up nowhere."""
         if pull is None:
             return
         with contextlib.suppress(Exception):

@@ -85,7 +85,7 @@ _DELIVERY_RESPONSES: dict[int | str, dict[str, str]] = {
     responses=_DELIVERY_RESPONSES,
 )
 async def on_platform_event(request: Request) -> JSONResponse:
-    return await receive(Endpoint.platform, request, get_gateway(request))
+    return await receive(Endpoint.platform, request)
 
 
 @router.post(
@@ -94,10 +94,11 @@ async def on_platform_event(request: Request) -> JSONResponse:
     responses=_DELIVERY_RESPONSES,
 )
 async def on_connect_event(request: Request) -> JSONResponse:
-    return await receive(Endpoint.connect, request, get_gateway(request))
+    return await receive(Endpoint.connect, request)
 
 
-async def receive(endpoint: Endpoint, request: Request, gateway: Gateway) -> JSONResponse:
+async def receive(endpoint: Endpoint, request: Request) -> JSONResponse:
+    gateway = get_gateway(request)
     policy = gateway.policies[endpoint]
     if not policy.secrets:
         DELIVERIES.labels(endpoint.value, "not_configured").inc()

@@ -32,6 +32,5 @@ class DeliveryLane:
         if endpoint is None or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
-        request = Request(scope, receive)
-        response = await api.receive(endpoint, request, api.get_gateway(request))
+        response = await api.receive(endpoint, Request(scope, receive))
         await response(scope, receive, send)

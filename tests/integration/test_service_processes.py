@@ -14,9 +14,10 @@ import httpx
 import nats
 import pytest
 
+from rosca.stack.ports import free_port
 from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
-from tests.infrastructure import NatsServer, free_port, fresh_database
+from tests.infrastructure import NatsServer, fresh_database
 
 pytestmark = pytest.mark.integration
 

@@ -5,6 +5,7 @@ onboarding); ``quiet_stack`` hears nothing but what a test publishes on its STRI
 tests can deliver Stripe's events late, twice or out of order. Test data is unique per test.
 """
 
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,12 +14,13 @@ import nats
 import pytest
 from fastapi import FastAPI
 
+from rosca.stack.ports import free_port
 from services.runtime.db import Database
 from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
 from services.webhooks.main import create_app as create_webhooks_app
 from services.webhooks.settings import WebhooksSettings
-from tests.infrastructure import NatsServer, free_port, fresh_database
+from tests.infrastructure import NatsServer, fresh_database
 from tests.integration.onboarding.support import (
     Stack,
     new_jwt_secret,
@@ -41,36 +43,24 @@ def sim() -> Iterator[RunningSimulator]:
 async def stack(
     sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
 ) -> AsyncIterator[Stack]:
-    namespace = f"t{uuid.uuid4().hex[:10]}"
-    client = await nats.connect(nats_server.url)
-    js = client.jetstream()
-    await provision_streams(js, Namespace(namespace), StreamSettings())
-    gateway = _gateway_settings(sim, nats_server, postgres_admin_url, namespace)
-    secret = new_jwt_secret()
-    with (
-        fresh_database(postgres_admin_url) as gateway_database,
-        fresh_database(postgres_admin_url) as database_url,
-    ):
-        settings = onboarding_settings(database_url, nats_server.url, namespace, sim, secret)
-        database = Database(database_url)
-        with (
-            serving(
-                _webhooks_app(gateway.model_copy(update={"database_url": gateway_database})),
-                gateway.http_port,
-            ),
-            serving(onboarding_app(settings), settings.http_port) as service,
-        ):
-            running = Stack(sim, service, settings, js, namespace, database, secret)
-            yield running
-            await running.close()
-        await database.dispose()
-    await client.close()
+    async with _onboarding_stack(sim, nats_server, postgres_admin_url, hears_stripe=True) as running:
+        yield running
 
 
 @pytest.fixture(scope="package")
 async def quiet_stack(
     sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
 ) -> AsyncIterator[Stack]:
+    async with _onboarding_stack(sim, nats_server, postgres_admin_url, hears_stripe=False) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def _onboarding_stack(
+    sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str, *, hears_stripe: bool
+) -> AsyncIterator[Stack]:
+    """An onboarding service in its own namespace and database; with ``hears_stripe``, behind a
+    webhook gateway (own database) registered with the simulator."""
     namespace = f"t{uuid.uuid4().hex[:10]}"
     client = await nats.connect(nats_server.url)
     js = client.jetstream()
@@ -79,7 +69,13 @@ async def quiet_stack(
     with fresh_database(postgres_admin_url) as database_url:
         settings = onboarding_settings(database_url, nats_server.url, namespace, sim, secret)
         database = Database(database_url)
-        with serving(onboarding_app(settings), settings.http_port) as service:
+        with contextlib.ExitStack() as services:
+            if hears_stripe:
+                gateway = _gateway_settings(sim, nats_server, postgres_admin_url, namespace)
+                gateway_database = services.enter_context(fresh_database(postgres_admin_url))
+                gateway_app = _webhooks_app(gateway.model_copy(update={"database_url": gateway_database}))
+                services.enter_context(serving(gateway_app, gateway.http_port))
+            service = services.enter_context(serving(onboarding_app(settings), settings.http_port))
             running = Stack(sim, service, settings, js, namespace, database, secret)
             yield running
             await running.close()

@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from contracts.messages import Message
 from contracts.streams import NOTIFY, ONBOARDING
 from contracts.stripe_events import StripeEventReceived
+from rosca.stack.ports import free_port
 from services.onboarding.auth import mint_token
 from services.onboarding.main import create_app
 from services.onboarding.settings import OnboardingSettings, TokenSettings
@@ -35,7 +36,6 @@ from services.runtime.naming import Namespace
 from services.runtime.outbox import message_headers
 from services.runtime.service import ServiceRuntime
 from services.runtime.tables import outbox
-from tests.infrastructure import free_port
 from tests.integration.stripe_sim.stripe_sim_harness import API_KEY, RunningSimulator
 
 AUDIENCE = "rosca"

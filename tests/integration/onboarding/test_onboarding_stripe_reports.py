@@ -272,9 +272,7 @@ async def test_an_account_report_brings_stripes_latest_word_not_the_reports_snap
     """Readiness of an account moves both ways, so a report is a cue to read the account."""
     stack = quiet_stack
     member_id = await stack.register()
-    link = (await stack.call("POST", "/members/me/payout-account/onboarding-link", member_id)).json()
-    account = link["account_id"]
-    await asyncio.to_thread(visit, link["url"])
+    account = await stack.onboard_payout_account(member_id)
     onboarded = await onboarding_reports(stack, account)
     await asyncio.to_thread(stack.sim.advance, timedelta(seconds=5))
     await asyncio.to_thread(stack.sim.helper, f"accounts/{account}/restrict")

@@ -22,6 +22,7 @@ from contracts import subjects
 from contracts.messages import Message
 from contracts.scheduler import CancelTimer, ScheduleTimer
 from contracts.streams import NOTIFY
+from rosca.stack.ports import free_port
 from services.runtime.clock import CLOCK_BUCKET, set_simulated_clock
 from services.runtime.db import Database
 from services.runtime.migrations import upgrade_to_head
@@ -32,7 +33,6 @@ from services.runtime.tables import outbox
 from services.scheduler.db import timers
 from services.scheduler.main import DEFINITION, create_app
 from services.scheduler.settings import SchedulerSettings
-from tests.infrastructure import free_port
 
 TARGET = subjects.notify_member("timer_test")
 OPERATOR_TOKEN = "operator-token-for-tests-0123456789"

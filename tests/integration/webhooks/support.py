@@ -20,13 +20,13 @@ from sqlalchemy import func, select
 
 from contracts.streams import STRIPE
 from contracts.stripe_events import StripeEventReceived
+from rosca.stack.ports import free_port
 from services.runtime.db import Database
 from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
 from services.webhooks.db import stripe_events
 from services.webhooks.main import create_app
 from services.webhooks.settings import WebhooksSettings
-from tests.infrastructure import free_port
 
 PLATFORM_PATH = "/webhooks/stripe/platform"
 CONNECT_PATH = "/webhooks/stripe/connect"

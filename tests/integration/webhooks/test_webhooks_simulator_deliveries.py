@@ -14,8 +14,9 @@ from nats.js import JetStreamContext
 
 from contracts import subjects
 from contracts.stripe_events import stripe_event_message_id
+from rosca.stack.ports import free_port
 from services.runtime.db import Database
-from tests.infrastructure import NatsServer, free_port
+from tests.infrastructure import NatsServer
 from tests.integration.helpers import eventually
 from tests.integration.stripe_sim.becs_fixtures import MANDATE_DATA, unique_email
 from tests.integration.stripe_sim.stripe_sim_harness import RunningSimulator, start_simulator
