@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from services.runtime.memory import freeze_long_lived_objects
+
 HOP_BY_HOP_HEADERS = frozenset(
     {
         "connection",
@@ -175,7 +177,9 @@ def _error(status: int, kind: str, message: str, **extra: object) -> JSONRespons
 
 
 def serve(routes: Mapping[str, str], *, host: str, port: int) -> None:
-    uvicorn.run(create_gateway_app(routes), host=host, port=port, timeout_graceful_shutdown=5)
+    app = create_gateway_app(routes)
+    freeze_long_lived_objects()
+    uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=5)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from services.runtime.memory import freeze_long_lived_objects
 from services.runtime.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -43,8 +44,10 @@ def run_service(create_app: Callable[[S], FastAPI], settings_type: type[S]) -> N
     except ConfigurationError as error:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
+    app = create_app(settings)
+    freeze_long_lived_objects()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import uvicorn
 
+from services.runtime.memory import freeze_long_lived_objects
 from simulators.stripe_sim.main import create_app
 from simulators.stripe_sim.settings import StripeSimSettings
 
@@ -45,6 +46,7 @@ def main(arguments: Sequence[str] | None = None, prog: str = "python -m simulato
         overrides["fault_endpoints_down"] = tuple(overrides["fault_endpoints_down"])
     settings = StripeSimSettings(**overrides)
     app = create_app(settings)
+    freeze_long_lived_objects()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
 
 

@@ -1,9 +1,12 @@
+import gc
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from contracts.messages import Message
 from services.collections.settings import CollectionsSettings
+from services.runtime import entrypoint
 from services.runtime.clock import FixedClock, parse_duration
 from services.runtime.consumer import ConsumerPolicy, Handling, MessageRouter
 from services.runtime.entrypoint import ConfigurationError, load_settings
@@ -95,3 +98,21 @@ def test_database_url_must_be_postgres(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings(CollectionsSettings)
     monkeypatch.setenv("ROSCA_COLLECTIONS_DATABASE_URL", "postgresql://u@127.0.0.1/rosca_collections")
     assert load_settings(CollectionsSettings).database_url.startswith("postgresql+psycopg://")
+
+
+def test_a_service_process_serves_with_its_start_up_objects_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Unfrozen, every full collection walks the app and its imports: tens of ms of pause under load.
+    monkeypatch.setenv("ROSCA_COLLECTIONS_DATABASE_URL", "postgresql://u@127.0.0.1/rosca_collections")
+    frozen_when_serving: list[int] = []
+
+    def serve(app: Any, **_options: Any) -> None:
+        frozen_when_serving.append(gc.get_freeze_count())
+
+    monkeypatch.setattr("services.runtime.entrypoint.uvicorn.run", serve)
+    gc.unfreeze()
+    try:
+        entrypoint.run_service(lambda settings: object(), CollectionsSettings)  # type: ignore[arg-type,return-value]
+    finally:
+        gc.unfreeze()
+    assert len(frozen_when_serving) == 1
+    assert frozen_when_serving[0] > 10_000
