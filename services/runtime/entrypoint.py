@@ -8,7 +8,9 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from services.runtime.logs import configure_logging
 from services.runtime.memory import freeze_long_lived_objects
+from services.runtime.service import ServiceRuntime
 from services.runtime.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -45,6 +47,9 @@ def run_service(create_app: Callable[[S], FastAPI], settings_type: type[S]) -> N
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
     app = create_app(settings)
+    # Logging belongs to the process, not to the app: an app built inside a test leaves pytest's alone.
+    runtime: ServiceRuntime = app.state.runtime
+    configure_logging(runtime.definition.name, settings.log_level)
     freeze_long_lived_objects()
     uvicorn.run(
         app,

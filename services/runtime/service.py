@@ -24,7 +24,6 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from services.runtime.clock import CLOCK_BUCKET, Clock, SimulatedClock, SystemClock
 from services.runtime.consumer import Consumer, ConsumerPolicy, MessageRouter, run_consumers
 from services.runtime.db import Database, describe_database
-from services.runtime.logs import configure_logging
 from services.runtime.migrations import current_revision, head_revision, upgrade_to_head
 from services.runtime.naming import Namespace
 from services.runtime.outbox import OutboxRelay
@@ -223,7 +222,6 @@ RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
 def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
-    configure_logging(definition.name, settings.log_level)
     runtime = ServiceRuntime(definition, settings)
     prefix = f"/{definition.name}"
     app = FastAPI(

@@ -1,10 +1,13 @@
 import gc
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pythonjsonlogger.json import JsonFormatter
 
 from contracts.messages import Message
+from services.collections.main import create_app as create_collections_app
 from services.collections.settings import CollectionsSettings
 from services.runtime import entrypoint
 from services.runtime.clock import FixedClock, parse_duration
@@ -100,19 +103,32 @@ def test_database_url_must_be_postgres(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings(CollectionsSettings).database_url.startswith("postgresql+psycopg://")
 
 
-def test_a_service_process_serves_with_its_start_up_objects_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_service_process_configures_its_logs_and_freezes_before_serving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Unfrozen, every full collection walks the app and its imports: tens of ms of pause under load.
     monkeypatch.setenv("ROSCA_COLLECTIONS_DATABASE_URL", "postgresql://u@127.0.0.1/rosca_collections")
-    frozen_when_serving: list[int] = []
+    monkeypatch.setenv("ROSCA_COLLECTIONS_LOG_LEVEL", "WARNING")
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", root.handlers[:])  # given back to pytest afterwards
+    monkeypatch.setattr(root, "level", root.level)
+    when_serving: list[tuple[int, list[logging.Handler], int]] = []
 
     def serve(app: Any, **_options: Any) -> None:
-        frozen_when_serving.append(gc.get_freeze_count())
+        when_serving.append((gc.get_freeze_count(), root.handlers[:], root.level))
 
     monkeypatch.setattr("services.runtime.entrypoint.uvicorn.run", serve)
+    handlers_before = root.handlers[:]
+    create_collections_app(CollectionsSettings(database_url="postgresql://u@127.0.0.1/x"))
+    assert root.handlers == handlers_before  # building an app leaves the process's logging alone
     gc.unfreeze()
     try:
-        entrypoint.run_service(lambda settings: object(), CollectionsSettings)  # type: ignore[arg-type,return-value]
+        entrypoint.run_service(create_collections_app, CollectionsSettings)
     finally:
         gc.unfreeze()
-    assert len(frozen_when_serving) == 1
-    assert frozen_when_serving[0] > 10_000
+    assert len(when_serving) == 1
+    frozen, handlers, level = when_serving[0]
+    assert frozen > 10_000
+    assert level == logging.WARNING
+    assert len(handlers) == 1
+    assert isinstance(handlers[0].formatter, JsonFormatter)

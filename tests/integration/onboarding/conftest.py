@@ -6,15 +6,14 @@ tests can deliver Stripe's events late, twice or out of order. Test data is uniq
 """
 
 import contextlib
-import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import nats
 import pytest
-from fastapi import FastAPI
 
 from rosca.stack.ports import free_port
+from services.onboarding.main import create_app as create_onboarding_app
 from services.runtime.db import Database
 from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
@@ -24,7 +23,6 @@ from tests.infrastructure import NatsServer, fresh_database
 from tests.integration.onboarding.support import (
     Stack,
     new_jwt_secret,
-    onboarding_app,
     onboarding_settings,
     serving,
 )
@@ -73,9 +71,11 @@ async def _onboarding_stack(
             if hears_stripe:
                 gateway = _gateway_settings(sim, nats_server, postgres_admin_url, namespace)
                 gateway_database = services.enter_context(fresh_database(postgres_admin_url))
-                gateway_app = _webhooks_app(gateway.model_copy(update={"database_url": gateway_database}))
+                gateway_app = create_webhooks_app(
+                    gateway.model_copy(update={"database_url": gateway_database})
+                )
                 services.enter_context(serving(gateway_app, gateway.http_port))
-            service = services.enter_context(serving(onboarding_app(settings), settings.http_port))
+            service = services.enter_context(serving(create_onboarding_app(settings), settings.http_port))
             running = Stack(sim, service, settings, js, namespace, database, secret)
             yield running
             await running.close()
@@ -105,11 +105,3 @@ def _gateway_settings(
         platform_signing_secrets=[platform.secret],
         connect_signing_secrets=[connect.secret],
     )
-
-
-def _webhooks_app(settings: WebhooksSettings) -> FastAPI:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    app = create_webhooks_app(settings)
-    root.handlers[:], root.level = handlers, level
-    return app

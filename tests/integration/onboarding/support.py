@@ -6,7 +6,6 @@ tests and the synchronous schemathesis run can both call it, and nothing they bl
 
 import asyncio
 import json
-import logging
 import secrets
 import threading
 import uuid
@@ -29,7 +28,6 @@ from contracts.streams import NOTIFY, ONBOARDING
 from contracts.stripe_events import StripeEventReceived
 from rosca.stack.ports import free_port
 from services.onboarding.auth import mint_token
-from services.onboarding.main import create_app
 from services.onboarding.settings import OnboardingSettings, TokenSettings
 from services.runtime.db import Database
 from services.runtime.naming import Namespace
@@ -117,15 +115,6 @@ def serving(app: FastAPI, port: int, *, ready_timeout: float = 60.0) -> Iterator
         yield served
     finally:
         served.stop()
-
-
-def onboarding_app(settings: OnboardingSettings) -> FastAPI:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    app = create_app(settings)
-    # The service configures JSON logs on stderr for its process; give pytest its handlers back.
-    root.handlers[:], root.level = handlers, level
-    return app
 
 
 @dataclass

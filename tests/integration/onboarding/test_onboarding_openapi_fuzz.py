@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.onboarding.auth import mint_token
+from services.onboarding.main import create_app as create_onboarding_app
 from services.onboarding.settings import OnboardingSettings, TokenSettings
 from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
@@ -35,7 +36,6 @@ from tests.integration.onboarding.support import (
     AUDIENCE,
     group_terms,
     new_jwt_secret,
-    onboarding_app,
     onboarding_settings,
     serving,
 )
@@ -54,7 +54,7 @@ class Fuzzed:
 
 def published_openapi() -> dict[str, Any]:
     """The service's OpenAPI document; it does not depend on settings, so any will do to build it."""
-    app = onboarding_app(
+    app = create_onboarding_app(
         OnboardingSettings(
             database_url="postgresql://nobody@127.0.0.1:1/none", stripe_api_key=SecretStr("sk_x")
         )
@@ -75,7 +75,7 @@ def fuzzed(nats_server: NatsServer, postgres_admin_url: str) -> Iterator[Fuzzed]
     try:
         with fresh_database(postgres_admin_url) as database_url:
             settings_ = onboarding_settings(database_url, nats_server.url, namespace, sim, secret)
-            with serving(onboarding_app(settings_), settings_.http_port) as service:
+            with serving(create_onboarding_app(settings_), settings_.http_port) as service:
                 token = mint_token(
                     TokenSettings(jwt_hs256_secret=SecretStr(secret), jwt_audience=AUDIENCE),
                     f"fuzzer-{uuid.uuid4().hex[:8]}",

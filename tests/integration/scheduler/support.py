@@ -1,7 +1,6 @@
 """What the scheduler tests share: the service in-process or as a process, commands, fired messages."""
 
 import asyncio
-import logging
 import os
 import subprocess
 import sys
@@ -63,11 +62,7 @@ def scheduler_settings(
 @asynccontextmanager
 async def scheduler_in_process(settings: SchedulerSettings) -> AsyncIterator[httpx.AsyncClient]:
     """The whole service (consumers, relay, firing loop, HTTP edge) in this event loop, until ready."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     app = create_app(settings)
-    # The service configures JSON logs on stderr for its process; give pytest its handlers back.
-    root.handlers[:], root.level = handlers, level
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scheduler") as client,

@@ -1,7 +1,6 @@
 """The operator view: bearer-token access, filters, pages; and the timer figures in /metrics."""
 
 import asyncio
-import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -34,11 +33,8 @@ OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 async def edge_only(settings_overrides: dict[str, object]) -> httpx.AsyncClient:
     """The HTTP edge without starting the service: enough for what is decided before any query."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     settings = scheduler_settings("postgresql://nobody@127.0.0.1:1/none", "nats://127.0.0.1:1", "x")
     app = create_app(settings.model_copy(update=settings_overrides))
-    root.handlers[:], root.level = handlers, level
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scheduler")
 
 

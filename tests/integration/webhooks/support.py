@@ -4,7 +4,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -58,11 +57,7 @@ async def provision(js: JetStreamContext, namespace: str) -> None:
 @asynccontextmanager
 async def webhooks_serving(settings: WebhooksSettings, *, wait_ready: bool = True) -> AsyncIterator[str]:
     """The whole service on a real 127.0.0.1 port in this event loop; yields its base URL."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     app = create_app(settings)
-    # The service configures JSON logs on stderr for its process; give pytest its handlers back.
-    root.handlers[:], root.level = handlers, level
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=settings.http_port, log_config=None, access_log=False, lifespan="on"

@@ -1,7 +1,6 @@
 """Member tokens: HS256 in development, the identity provider's JWKS in production; what is refused."""
 
 import json
-import logging
 import secrets
 import threading
 import uuid
@@ -216,14 +215,11 @@ def test_the_mint_token_command_explains_what_it_lacks(
 
 
 async def test_without_any_way_to_check_tokens_every_route_answers_503() -> None:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     app = create_app(
         OnboardingSettings(
             database_url="postgresql://nobody@127.0.0.1:1/none", stripe_api_key=SecretStr("sk_x")
         )
     )
-    root.handlers[:], root.level = handlers, level
     routes = [
         (method.upper(), path.format(group_id=uuid.uuid4(), setup_intent_id="seti_x"))
         for path, operations in app.openapi()["paths"].items()
