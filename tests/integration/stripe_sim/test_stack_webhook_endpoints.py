@@ -13,16 +13,8 @@ from tests.integration.stripe_sim.connect_fixtures import express_account
 from tests.integration.stripe_sim.stripe_sim_harness import (
     RunningSimulator,
     WebhookReceiver,
-    start_simulator,
     start_webhook_receiver,
 )
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    running = start_simulator()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

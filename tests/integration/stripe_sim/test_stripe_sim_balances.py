@@ -1,24 +1,15 @@
 """The platform's balance and its balance transactions: debits, refunds, disputes, fees."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 import stripe
 
 from tests.integration.stripe_sim.becs_fixtures import contribution, saved_becs_customer
-from tests.integration.stripe_sim.stripe_sim_harness import RunningSimulator, start_simulator
+from tests.integration.stripe_sim.stripe_sim_harness import RunningSimulator
 
 SETTLE = timedelta(seconds=2)
 FUNDS_AVAILABLE = timedelta(seconds=2)
 BECS_FEE_ON_50 = 80  # 1% + 30c
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    running = start_simulator()
-    yield running
-    running.stop()
 
 
 def _balance(client: stripe.StripeClient, options: stripe.RequestOptions | None = None) -> tuple[int, int]:

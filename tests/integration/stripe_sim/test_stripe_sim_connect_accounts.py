@@ -1,6 +1,5 @@
 """Connect Express accounts: requirements, onboarding links, capabilities, restriction helpers."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -18,23 +17,8 @@ from tests.integration.stripe_sim.stripe_sim_harness import (
     RunningSimulator,
     WebhookReceiver,
     shared_simulator,
-    start_simulator,
     start_webhook_receiver,
 )
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    running = start_simulator()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    running = start_webhook_receiver()
-    yield running
-    running.close()
 
 
 def test_a_new_express_account_owes_its_onboarding() -> None:

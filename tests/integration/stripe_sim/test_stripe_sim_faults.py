@@ -27,13 +27,6 @@ def sim() -> Iterator[RunningSimulator]:
     running.stop()
 
 
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    running = start_webhook_receiver()
-    yield running
-    running.close()
-
-
 def _endpoint(sim: RunningSimulator, receiver: WebhookReceiver) -> str:
     endpoint = sim.client().v1.webhook_endpoints.create(
         {"url": receiver.url, "enabled_events": ["customer.created"]}

@@ -1,7 +1,6 @@
 """Transfers to connected accounts (separate charges and transfers) and their reversals."""
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -9,17 +8,10 @@ import stripe
 
 from tests.integration.stripe_sim.becs_fixtures import contribution, event_types_for, saved_becs_customer
 from tests.integration.stripe_sim.connect_fixtures import express_account, onboarded_account
-from tests.integration.stripe_sim.stripe_sim_harness import RunningSimulator, start_simulator
+from tests.integration.stripe_sim.stripe_sim_harness import RunningSimulator
 
 SETTLE = timedelta(seconds=2)
 FUNDS_AVAILABLE = timedelta(seconds=2)
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    running = start_simulator()
-    yield running
-    running.stop()
 
 
 def _balance(client: stripe.StripeClient, account: str | None = None) -> tuple[int, int]:

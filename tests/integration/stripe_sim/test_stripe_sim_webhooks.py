@@ -25,13 +25,6 @@ def sim() -> Iterator[RunningSimulator]:
     running.stop()
 
 
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    running = start_webhook_receiver()
-    yield running
-    running.close()
-
-
 def _events(receiver: WebhookReceiver, secret: str) -> list[stripe.Event]:
     return [stripe.Webhook.construct_event(w.body, w.signature, secret) for w in receiver.received]
 
