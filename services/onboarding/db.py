@@ -50,6 +50,9 @@ members = Table(
     Column("payout_disabled_reason", Text),
     Column("payout_as_of", DateTime(timezone=True)),
     Column("onboarding_links_issued", Integer, nullable=False, server_default="0"),
+    # Profile changes sent to the Stripe customer; the count keys each one (the values cannot: a
+    # change back to earlier values would get Stripe's saved answer, not an update).
+    Column("profile_updates", Integer, nullable=False, server_default="0"),
 )
 
 setup_intents = Table(

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, case, func, select, update
+from sqlalchemy import Column, ColumnElement, Row, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -269,13 +269,19 @@ class MemberStore:
         )
 
     async def next_link_number(self, member_id: str) -> int:
-        issued: int = await self._session.scalar(
+        return await self._count_up(member_id, members.c.onboarding_links_issued)
+
+    async def next_profile_update(self, member_id: str) -> int:
+        return await self._count_up(member_id, members.c.profile_updates)
+
+    async def _count_up(self, member_id: str, counter: Column[Any]) -> int:
+        counted: int = await self._session.scalar(
             update(members)
             .where(members.c.member_id == member_id)
-            .values(onboarding_links_issued=members.c.onboarding_links_issued + 1)
-            .returning(members.c.onboarding_links_issued)
+            .values({counter: counter + 1})
+            .returning(counter)
         )
-        return issued
+        return counted
 
 
 def _progress(status: ColumnElement[str]) -> ColumnElement[int]:

@@ -46,12 +46,14 @@ async def update_profile(
     database: Database, stripe_api: StripeApi, *, member_id: str, email: str | None, display_name: str | None
 ) -> MemberRecord:
     async with database.transaction() as session:
-        member = await MemberStore(session).get(member_id)
+        store = MemberStore(session)
+        member = await store.get(member_id)
+        update_number = await store.next_profile_update(member_id)
     email = email or member.email
     display_name = display_name or member.display_name
     if member.state.customer_id is not None:
         # Stripe first: BECS notices go to the customer's e-mail, which must not lag behind ours.
-        await stripe_api.update_customer(member.state.customer_id, email, display_name)
+        await stripe_api.update_customer(member.state.customer_id, email, display_name, update_number)
     async with database.transaction() as session:
         store = MemberStore(session)
         await store.set_profile(member_id, email, display_name)

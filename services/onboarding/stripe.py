@@ -97,13 +97,12 @@ class StripeApi:
             )
         return customer.id
 
-    async def update_customer(self, customer_id: str, email: str, name: str) -> None:
-        change = {"email": email, "name": name}
+    async def update_customer(self, customer_id: str, email: str, name: str, update_number: int) -> None:
         with _translated_errors():
             await self._client.v1.customers.update_async(
                 customer_id,
                 {"email": email, "name": name},
-                {"idempotency_key": idempotency_key("customer-update", customer_id, fingerprint(change))},
+                {"idempotency_key": idempotency_key("customer-update", customer_id, str(update_number))},
             )
 
     async def start_setup(self, customer_id: str, member_id: str, key: str) -> SetupIntentView:

@@ -56,6 +56,18 @@ async def test_a_profile_change_reaches_the_stripe_customer(stack: Stack) -> Non
     assert (customer.email, customer.name) == ("new@example.com", "New")
 
 
+async def test_changing_the_profile_back_and_forth_reaches_stripe_every_time(stack: Stack) -> None:
+    # Each change is its own Stripe update: one keyed by its new values would, the third time,
+    # get Stripe's saved answer to the first and leave the customer on the second's e-mail.
+    member_id = await stack.register()
+    original = (await stack.me(member_id))["email"]
+    for email in ("b@example.com", original, "b@example.com"):
+        await stack.call("PATCH", "/members/me", member_id, {"email": email})
+    member = await stack.me(member_id)
+    customer = await stack.sim.client().v1.customers.retrieve_async(member["stripe_customer_id"])
+    assert (member["email"], customer.email) == ("b@example.com", "b@example.com")
+
+
 async def test_asking_twice_for_a_setup_intent_gives_the_same_open_one_and_confirming_twice_is_harmless(
     stack: Stack,
 ) -> None:
