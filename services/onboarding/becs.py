@@ -129,7 +129,9 @@ async def on_setup_intent_failed(session: AsyncSession, event: StripeEventReceiv
     if failed == setup:
         return "unchanged"
     await store.save_setup_intent(failed)
-    notice = becs_setup_failed(member.state, event.failure_code, now=clock.now())
+    notice = becs_setup_failed(
+        member.state, event.failure_code, now=clock.now(), causation_id=event.message_id
+    )
     await add_to_outbox(session, notice.subject, notice.message)
     return "applied"
 

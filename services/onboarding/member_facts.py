@@ -101,8 +101,14 @@ def member_facts(
     return facts
 
 
-def becs_setup_failed(member: MemberState, failure_code: str | None, *, now: datetime) -> Outgoing:
-    envelope: dict[str, Any] = {"occurred_at": now, "correlation_id": member.member_id, "causation_id": None}
+def becs_setup_failed(
+    member: MemberState, failure_code: str | None, *, now: datetime, causation_id: UUID | None
+) -> Outgoing:
+    envelope: dict[str, Any] = {
+        "occurred_at": now,
+        "correlation_id": member.member_id,
+        "causation_id": causation_id,
+    }
     reason = f" (the bank said: {failure_code})" if failure_code else ""
     return _notification(
         subjects.NOTIFY_MEMBER_BECS_SETUP_FAILED,

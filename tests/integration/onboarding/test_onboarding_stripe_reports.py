@@ -195,6 +195,7 @@ async def test_a_failed_setup_is_recorded_and_the_member_told_once(quiet_stack: 
     assert me["becs"]["latest_setup_intent"]["status"] == "requires_payment_method"
     [notice] = await stack.notifications(member_id)
     assert notice["kind"] == "becs_setup_failed"
+    assert notice["causation_id"] == str(failed.message_id)  # the event that told of the failure
     # The same SetupIntent is still the open one to try again with.
     again = (await stack.call("POST", "/members/me/becs/setup-intents", member_id)).json()
     assert again["setup_intent_id"] == started["setup_intent_id"]
