@@ -57,24 +57,25 @@ class GroupStore:
         )
 
     async def seats(self, group_id: UUID) -> list[Seat]:
+        seats, _ = await self.seating(group_id)
+        return seats
+
+    async def seating(self, group_id: UUID) -> tuple[list[Seat], dict[str, datetime]]:
+        """The seats in joining order, and when each member joined."""
         rows = (
             await self._session.execute(
-                select(memberships.c.member_id, memberships.c.join_seq, memberships.c.chosen_slot)
+                select(
+                    memberships.c.member_id,
+                    memberships.c.join_seq,
+                    memberships.c.chosen_slot,
+                    memberships.c.joined_at,
+                )
                 .where(memberships.c.group_id == group_id)
                 .order_by(memberships.c.join_seq)
             )
         ).all()
-        return [Seat(row.member_id, row.join_seq, row.chosen_slot) for row in rows]
-
-    async def seat_times(self, group_id: UUID) -> dict[str, datetime]:
-        rows = (
-            await self._session.execute(
-                select(memberships.c.member_id, memberships.c.joined_at).where(
-                    memberships.c.group_id == group_id
-                )
-            )
-        ).all()
-        return {row.member_id: row.joined_at for row in rows}
+        seats = [Seat(row.member_id, row.join_seq, row.chosen_slot) for row in rows]
+        return seats, {row.member_id: row.joined_at for row in rows}
 
     async def add_seat(self, group_id: UUID, member_id: str, role: Role, now: datetime) -> None:
         await self._session.execute(

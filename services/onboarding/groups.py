@@ -200,14 +200,14 @@ async def groups_of(database: Database, member_id: str) -> list[Group]:
 async def _view(session: AsyncSession, group_id: UUID, clock: Clock) -> GroupView:
     groups = GroupStore(session)
     group = await groups.get(group_id)
-    seats = await groups.seats(group_id)
+    seats, joined_at = await groups.seating(group_id)
     members = await MemberStore(session).records([seat.member_id for seat in seats])
     states = {member_id: record.state for member_id, record in members.items()}
     return GroupView(
         group=group,
         seats=seats,
         members=members,
-        joined_at=await groups.seat_times(group_id),
+        joined_at=joined_at,
         waiting_for=activation_blockers(group, seats, states, clock.now()),
     )
 

@@ -50,18 +50,20 @@ async def on_account_event(
 ) -> str:
     """``account.updated`` and ``capability.updated`` of a member's payout account."""
     account_id = event.account or _account_of(event)
+    if account_id is None:
+        return "unknown"
     store = MemberStore(session)
-    owner = await store.member_with_payout_account(account_id) if account_id else None
-    if owner is None or account_id is None:
+    owner = await store.member_with_payout_account(account_id)
+    if owner is None:
         return "unknown"
     member = await store.get(owner, lock=True)
     if account_event_is_stale(member.payout_as_of, event.created):
         return "stale"
     account = await stripe_api.retrieve_payout_account(account_id)
-    as_of = max(member.payout_as_of or event.created, event.created)
-    if account == member.state.payout_account and as_of == member.payout_as_of:
+    # Not stale: the event is as new as the account's last report, or newer.
+    if account == member.state.payout_account and event.created == member.payout_as_of:
         return "unchanged"
-    await store.set_payout_account(owner, account, as_of)
+    await store.set_payout_account(owner, account, event.created)
     await publish_member_changes(session, member.state, clock=clock, causation_id=event.message_id)
     return "applied" if account != member.state.payout_account else "unchanged"
 
