@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from services.onboarding.auth import AuthenticationUnavailableError, mint_token
-from services.onboarding.settings import ENV_PREFIX, TokenSettings
+from services.onboarding.settings import TokenSettings
 from services.runtime.clock import parse_duration
-from services.runtime.entrypoint import ConfigurationError
+from services.runtime.entrypoint import ConfigurationError, load_settings
 
 app = typer.Typer(
     name="onboarding",
@@ -43,7 +42,7 @@ def mint_token_command(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--ttl") from None
     try:
-        settings = _token_settings()
+        settings = load_settings(TokenSettings)  # a bad one is named, its value never shown
         # Tokens live in real time (see auth.py): the wall clock, whatever the service clock is.
         token = mint_token(
             settings, sub, lifetime=lifetime, issued_at=datetime.now(UTC), email=email, name=name
@@ -52,15 +51,6 @@ def mint_token_command(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     typer.echo(token)
-
-
-def _token_settings() -> TokenSettings:
-    """The token settings from the environment; a bad one is named, its value never shown."""
-    try:
-        return TokenSettings()
-    except ValidationError as invalid:
-        problems = [f"{ENV_PREFIX}{str(p['loc'][0]).upper()}: {p['msg']}" for p in invalid.errors()]
-        raise ConfigurationError("; ".join(problems)) from None
 
 
 if __name__ == "__main__":

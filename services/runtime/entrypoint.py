@@ -7,6 +7,7 @@ from typing import TypeVar
 import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from services.runtime.logs import configure_logging
 from services.runtime.memory import freeze_long_lived_objects
@@ -14,13 +15,14 @@ from services.runtime.service import ServiceRuntime
 from services.runtime.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
+AnySettings = TypeVar("AnySettings", bound=BaseSettings)
 
 
 class ConfigurationError(Exception):
     pass
 
 
-def load_settings(settings_type: type[S]) -> S:
+def load_settings(settings_type: type[AnySettings]) -> AnySettings:
     """Settings from the environment; a missing or malformed one names the variable and what it expects."""
     try:
         return settings_type()
