@@ -32,7 +32,6 @@ from rosca.stack.stripe import configured_stripe
 from rosca.stack.up import UpOptions, run_up
 from services.onboarding import cli as onboarding_cli
 from services.webhooks import cli as webhooks_cli
-from simulators.stripe_sim import __main__ as stripe_sim_main
 
 DEFAULT_DATA_DIR = Path(".rosca")
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -221,6 +220,8 @@ def _wait_for_timers(url: str, prefix: str, moment: datetime, timeout_seconds: f
 )
 def stripe_sim(context: typer.Context) -> None:
     """Run the Stripe simulator in the foreground (`rosca stripe-sim --help` lists its options)."""
+    from simulators.stripe_sim import __main__ as stripe_sim_main  # noqa: PLC0415  # only this command needs it
+
     stripe_sim_main.main(context.args, prog="rosca stripe-sim")
 
 
