@@ -33,7 +33,7 @@ def wait_until_ready(
     logs: Mapping[str, ChildProcess],
     stop: StopSignal,
     timeout_seconds: float,
-    on_ready: Callable[[str, float], None],
+    on_ready: Callable[[str, float], None] = lambda _name, _seconds: None,
 ) -> None:
     """Poll every URL of ``urls`` ({name: readyz URL}) until all are ready.
 

@@ -35,11 +35,8 @@ class StripeAccess:
     # Comma-separated, two during a rotation; empty when not configured.
     platform_signing_secrets: str
     connect_signing_secrets: str
-    simulated: bool
 
     def missing_secrets(self) -> list[str]:
-        if self.simulated:
-            return []
         configured = {
             STRIPE_WEBHOOK_PLATFORM_SECRET: self.platform_signing_secrets,
             STRIPE_WEBHOOK_CONNECT_SECRET: self.connect_signing_secrets,
@@ -70,7 +67,6 @@ def configured_stripe(environ: Mapping[str, str]) -> StripeAccess | None:
         api_base_url=base_url,
         platform_signing_secrets=environ.get(STRIPE_WEBHOOK_PLATFORM_SECRET, "").strip(),
         connect_signing_secrets=environ.get(STRIPE_WEBHOOK_CONNECT_SECRET, "").strip(),
-        simulated=False,
     )
 
 
@@ -80,7 +76,6 @@ def simulated_stripe(base_url: str, signing_secrets: Mapping[str, str]) -> Strip
         api_base_url=base_url,
         platform_signing_secrets=signing_secrets["platform"],
         connect_signing_secrets=signing_secrets["connect"],
-        simulated=True,
     )
 
 

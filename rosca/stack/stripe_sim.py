@@ -69,7 +69,6 @@ class StackSimulator:
             logs={SIMULATOR_NAME: self.process},
             stop=stop,
             timeout_seconds=START_SECONDS,
-            on_ready=lambda _name, _seconds: None,
         )
         signing_secrets = register_webhook_endpoints(
             simulator_client(self.url, SIMULATOR_API_KEY),
@@ -146,10 +145,8 @@ def _role_of(endpoint: "stripe.WebhookEndpoint") -> str | None:
 def _read_store(store: Path) -> dict[str, dict[str, str]]:
     try:
         raw = json.loads(store.read_text())
-    except FileNotFoundError:
-        return {}
     except (OSError, ValueError):
-        return {}  # unreadable: its endpoints are replaced
+        return {}  # missing or unreadable: its endpoints are replaced
     if not isinstance(raw, dict):
         return {}
     return {

@@ -94,8 +94,12 @@ class LocalStack:
 
     @property
     def children(self) -> list[ChildProcess]:
-        simulator = self.stripe_sim.process if self.stripe_sim is not None else None
+        simulator = self._simulator_process
         return [child for child in (self.nats, simulator, *self.services.values(), self.gateway) if child]
+
+    @property
+    def _simulator_process(self) -> ChildProcess | None:
+        return self.stripe_sim.process if self.stripe_sim is not None else None
 
     def start(self) -> None:
         started = time.monotonic()
@@ -128,7 +132,7 @@ class LocalStack:
             return
         reason = f" ({self.stop_signal.signal_name})" if self.stop_signal.signal_name else ""
         say(f"rosca: stopping{reason}")
-        simulator = self.stripe_sim.process if self.stripe_sim is not None else None
+        simulator = self._simulator_process
         front = [child for child in (self.gateway, *self.services.values(), simulator) if child is not None]
         if front:
             killed = stop_processes(front)
@@ -271,7 +275,6 @@ class LocalStack:
             logs={"gateway": self.gateway},
             stop=self.stop_signal,
             timeout_seconds=GATEWAY_START_SECONDS,
-            on_ready=lambda _name, _seconds: None,
         )
         say(f"  gateway    {self.gateway_url}")
 
