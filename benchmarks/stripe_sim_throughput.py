@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -166,9 +167,9 @@ async def _simulator_bound(target: Target, requests: int) -> Run:
                     failures += 1
 
     connections = [await Connection.open(target.port) for _ in range(target.concurrency)]
-    cpu_before, began = _cpu_seconds(target.pid), time.perf_counter()
-    await asyncio.gather(*(worker(connection) for connection in connections))
-    seconds, cpu = time.perf_counter() - began, _cpu_seconds(target.pid) - cpu_before
+    seconds, cpu = await _timed(
+        target.pid, asyncio.gather(*(worker(connection) for connection in connections))
+    )
     for connection in connections:
         connection.close()
     return Run("simulator-bound", requests, seconds, cpu, failures)
@@ -189,10 +190,15 @@ async def _through_the_sdk(client: stripe.StripeClient, target: Target, requests
             )
             failures += intent.status != "processing"
 
-    cpu_before, began = _cpu_seconds(target.pid), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(target.concurrency)))
-    seconds, cpu = time.perf_counter() - began, _cpu_seconds(target.pid) - cpu_before
+    seconds, cpu = await _timed(target.pid, asyncio.gather(*(worker() for _ in range(target.concurrency))))
     return Run("through the SDK", requests, seconds, cpu, failures)
+
+
+async def _timed(pid: int, work: Awaitable[object]) -> tuple[float, float]:
+    """Wall seconds ``work`` took, and the CPU seconds process ``pid`` spent meanwhile."""
+    cpu_before, began = _cpu_seconds(pid), time.perf_counter()
+    await work
+    return time.perf_counter() - began, _cpu_seconds(pid) - cpu_before
 
 
 async def _measure(port: int, pid: int, options: argparse.Namespace) -> list[Run]:
