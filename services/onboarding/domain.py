@@ -38,12 +38,13 @@ class MandateStatus(StrEnum):
     INACTIVE = "inactive"
 
 
-_MANDATE_PROGRESS = {MandateStatus.PENDING: 0, MandateStatus.ACTIVE: 1, MandateStatus.INACTIVE: 2}
+# A Stripe mandate moves only forward along this order; the store applies the same order in SQL.
+MANDATE_PROGRESS = {MandateStatus.PENDING: 0, MandateStatus.ACTIVE: 1, MandateStatus.INACTIVE: 2}
 
 
 def merged_mandate_status(held: MandateStatus | None, reported: MandateStatus) -> MandateStatus:
     """The status to keep when ``reported`` arrives: a Stripe mandate never becomes active again."""
-    if held is None or _MANDATE_PROGRESS[reported] > _MANDATE_PROGRESS[held]:
+    if held is None or MANDATE_PROGRESS[reported] > MANDATE_PROGRESS[held]:
         return reported
     return held
 

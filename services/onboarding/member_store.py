@@ -5,12 +5,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, ColumnElement, Row, case, func, select, update
+from sqlalchemy import Column, ColumnElement, Row, Select, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.onboarding.db import mandates, members, memberships, setup_intents
 from services.onboarding.domain import (
+    MANDATE_PROGRESS,
     MandateStatus,
     MemberNotRegisteredError,
     MemberState,
@@ -69,11 +70,7 @@ class MemberStore:
 
     async def get(self, member_id: str, *, lock: bool = False) -> MemberRecord:
         """The member; with ``lock``, held until commit so changes to one member happen one at a time."""
-        query = (
-            select(members, mandates.c.status.label("mandate_status"))
-            .outerjoin(mandates, mandates.c.mandate_id == members.c.mandate_id)
-            .where(members.c.member_id == member_id)
-        )
+        query = _with_mandate_status().where(members.c.member_id == member_id)
         row = (await self._session.execute(query.with_for_update(of=members) if lock else query)).first()
         if row is None:
             raise MemberNotRegisteredError("register first: POST /onboarding/members")
@@ -81,11 +78,7 @@ class MemberStore:
 
     async def records(self, member_ids: list[str]) -> dict[str, MemberRecord]:
         rows = (
-            await self._session.execute(
-                select(members, mandates.c.status.label("mandate_status"))
-                .outerjoin(mandates, mandates.c.mandate_id == members.c.mandate_id)
-                .where(members.c.member_id.in_(member_ids))
-            )
+            await self._session.execute(_with_mandate_status().where(members.c.member_id.in_(member_ids)))
         ).all()
         return {row.member_id: _record(row, ()) for row in rows}
 
@@ -284,8 +277,15 @@ class MemberStore:
         return counted
 
 
+def _with_mandate_status() -> Select[Any]:
+    """Members with the status of the mandate they use, as ``mandate_status``."""
+    return select(members, mandates.c.status.label("mandate_status")).outerjoin(
+        mandates, mandates.c.mandate_id == members.c.mandate_id
+    )
+
+
 def _progress(status: ColumnElement[str]) -> ColumnElement[int]:
-    return case({"pending": 0, "active": 1, "inactive": 2}, value=status, else_=-1)
+    return case({held.value: rank for held, rank in MANDATE_PROGRESS.items()}, value=status, else_=-1)
 
 
 def _record(row: Row[Any], group_ids: tuple[UUID, ...]) -> MemberRecord:
