@@ -97,3 +97,26 @@ def test_the_two_commands_are_make_targets() -> None:
     for target in ("up", "test"):
         assert f"make {target}" in README
         assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
+
+
+def markdown_files() -> list[Path]:
+    skipped = {".venv", ".tools", ".rosca", ".git", "node_modules"}
+    return [path for path in ROOT.rglob("*.md") if not skipped.intersection(path.relative_to(ROOT).parts)]
+
+
+def test_every_relative_link_of_the_documentation_stays_inside_the_repository() -> None:
+    """A clone has nothing beside it: a link to ../shared or a missing file is a broken promise."""
+    broken = []
+    for document in markdown_files():
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", document.read_text()):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # http:, https:, mailto:
+                continue
+            resolved = (document.parent / target).resolve()
+            if not resolved.is_relative_to(ROOT) or not resolved.exists():
+                broken.append(f"{document.relative_to(ROOT)}: {target}")
+    assert broken == []
+
+
+def test_the_architecture_document_is_linked_from_the_readme() -> None:
+    assert "](docs/architecture.md)" in README
+    assert (ROOT / "docs" / "architecture.md").is_file()
