@@ -207,10 +207,10 @@ def update_transfer(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
     transfer = _find(sim, request, "transfer")
     params = request.params
     before = dict(transfer.body)
+    if "metadata" in params:  # first: it may still refuse the request (too many keys)
+        transfer.body["metadata"] = updated_metadata(transfer.body["metadata"], params["metadata"])
     if "description" in params:
         transfer.body["description"] = params["description"] or None
-    if "metadata" in params:
-        transfer.body["metadata"] = updated_metadata(transfer.body["metadata"], params["metadata"])
     sim.objects.save(transfer)
     if changed := previous_values(before, transfer.body):
         emit_event(sim, "transfer.updated", transfer.body, account=None, previous_attributes=changed)

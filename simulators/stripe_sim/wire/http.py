@@ -130,6 +130,7 @@ class StripeApi:
         request_id: str,
     ) -> Response:
         _authenticate(headers.get("authorization"))
+        _check_version(self._sim, headers.get("stripe-version"))
         matched = self._router.match(method, path)
         if matched is None:
             raise errors.invalid_request(
@@ -235,6 +236,15 @@ def _authenticate(authorization: str | None) -> None:
         credentials = ""
     if not credentials.startswith("sk_test_") or len(credentials) <= len("sk_test_"):
         raise errors.authentication_failed(f"Invalid API Key provided: {_redacted(credentials)}")
+
+
+def _check_version(sim: Simulator, version: str | None) -> None:
+    """Stripe refuses a version it never released; the simulator knows the two it renders."""
+    if version is None:
+        return
+    known = {sim.settings.api_version, sim.spec.version}
+    if version not in known:
+        raise errors.invalid_request(f"Invalid Stripe API version: {version}")
 
 
 def _redacted(key: str) -> str:

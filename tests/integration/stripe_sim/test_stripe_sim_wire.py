@@ -155,3 +155,22 @@ def test_a_stripe_account_header_naming_no_account_is_refused_with_403() -> None
     assert refused.value.http_status == 403
     assert refused.value.error is not None
     assert refused.value.error.code == "account_invalid"
+
+
+def test_an_unknown_stripe_version_is_refused_with_400() -> None:
+    client = shared_simulator().client()
+
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.customers.list({}, {"stripe_version": "2099-01-01.nonesuch"})
+
+    assert refused.value.http_status == 400
+    assert str(refused.value.user_message) == "Invalid Stripe API version: 2099-01-01.nonesuch"
+
+
+def test_the_specs_own_version_is_known() -> None:
+    client = shared_simulator().client()
+
+    listed = client.v1.customers.list({"limit": 1}, {"stripe_version": "2026-05-27.dahlia"})
+
+    assert listed.last_response is not None
+    assert listed.last_response.headers["stripe-version"] == "2026-05-27.dahlia"
