@@ -22,7 +22,7 @@ from simulators.stripe_sim.state.idempotency import (
 from simulators.stripe_sim.state.ids import new_id
 from simulators.stripe_sim.wire import errors
 from simulators.stripe_sim.wire.errors import StripeError
-from simulators.stripe_sim.wire.expand import expand
+from simulators.stripe_sim.wire.expand import check_expand_paths, expand
 from simulators.stripe_sim.wire.form import FormDecodingError, decode_form
 from simulators.stripe_sim.wire.params import check_params
 from simulators.stripe_sim.wire.router import ApiRequest, Route, Router
@@ -145,6 +145,7 @@ class StripeApi:
             params = check_params(self._sim.spec, route.schema, decode_form(raw))
         except FormDecodingError as bad_form:
             raise errors.invalid_request(str(bad_form), param=bad_form.param) from None
+        check_expand_paths(self._sim.spec, route.response, params.get("expand", []))
         idempotency_key = headers.get("idempotency-key") if method == "post" else None
         request = ApiRequest(
             params,
@@ -210,7 +211,12 @@ class StripeApi:
             sim.commit()
         paths: list[str] = request.params.get("expand", [])
         if paths:
-            result = expand(result, paths, lambda object_id: _lookup(sim, object_id))
+            result = expand(
+                result,
+                paths,
+                lambda object_id: _lookup(sim, object_id),
+                lambda body, field: self._router.included(sim, body, field),
+            )
         return json_response(200, result)
 
 

@@ -52,6 +52,12 @@ class StripeSpec:
             "required": [p["name"] for p in query if p.get("required")],
         }
 
+    def response_schema(self, method: str, path_template: str) -> Schema:
+        """What the endpoint answers on success (what `expand[]` paths walk through)."""
+        responses = self.document["paths"][path_template][method]["responses"]
+        schema: Schema = responses["200"]["content"]["application/json"]["schema"]
+        return schema
+
     def has_operation(self, method: str, path_template: str) -> bool:
         return method in self.document["paths"].get(path_template, {})
 
