@@ -96,6 +96,14 @@ def _charge_to_refund(sim: Simulator, params: dict[str, Any], account: str | Non
 
 
 def _check_refundable(sim: Simulator, charge: StoredObject) -> None:
+    # Unconfirmed: Stripe's exact answer; the money goes back by reversing the transfer.
+    if charge.body.get("source_transfer") is not None:
+        raise invalid_request(
+            f"Charge {charge.id} was made by transfer {charge.body['source_transfer']}; reverse "
+            "the transfer to take the money back.",
+            code="charge_not_refundable",
+            param="charge",
+        )
     if charge.body["status"] == "failed":
         raise invalid_request(
             f"Charge {charge.id} has failed and cannot be refunded.",
