@@ -6,8 +6,6 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from simulators.stripe_sim.wire.spec import DEFAULT_SPEC_PATH
-
 # The API version the pinned stripe SDK (16.x) sends; events are rendered for it.
 SDK_API_VERSION = "2026-10-28.endive"
 
@@ -23,7 +21,10 @@ class StripeSimSettings(BaseSettings):
     data_dir: Path | None = Field(
         default=None, description="Where the SQLite file lives; none keeps state in memory only."
     )
-    spec_path: Path = DEFAULT_SPEC_PATH
+    spec_path: Path | None = Field(
+        default=None,
+        description="Stripe's OpenAPI spec (JSON, plain or gzip); none: the copy kept in the simulator.",
+    )
     api_version: str = SDK_API_VERSION
 
     clock: Literal["system", "manual", "simulated"] = Field(

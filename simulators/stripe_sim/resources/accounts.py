@@ -17,6 +17,8 @@ from simulators.stripe_sim.wire.listing import created_filter, list_page
 from simulators.stripe_sim.wire.router import ApiRequest, Router
 
 KIND = "account"
+# The platform's own account (`GET /v1/account`): another kind, so it is never a connected one.
+PLATFORM_KIND = "platform_account"
 ONBOARDING_FIELDS = [
     "business_profile.mcc", "business_profile.url", "business_type", "external_account",
     "individual.address.city", "individual.address.line1", "individual.address.postal_code",
@@ -204,15 +206,60 @@ def retrieve_account(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
     return connected_account(sim, account_id).body
 
 
+def retrieve_own_account(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
+    """The account the key acts for: the connected one under `Stripe-Account`, else the platform."""
+    if request.account is not None:
+        return connected_account(sim, request.account).body
+    return _platform_account(sim).body
+
+
+def _platform_account(sim: Simulator) -> StoredObject:
+    """Made on first use and kept, so its id is the same for the life of the simulator's data."""
+    existing = next(sim.objects.newest_first(PLATFORM_KIND, None), None)
+    if existing is not None:
+        return existing
+    active = "active"
+    body: dict[str, Any] = {
+        "object": KIND,
+        "business_profile": _business_profile({"name": "rosca (simulated platform)"}),
+        "business_type": "company",
+        "capabilities": {"au_becs_debit_payments": active, "card_payments": active, "transfers": active},
+        "charges_enabled": True,
+        "controller": {"type": "account"},
+        "country": "AU",
+        "created": sim.timestamp(),
+        "default_currency": "aud",
+        "details_submitted": True,
+        "email": None,
+        "external_accounts": {},
+        "future_requirements": _requirements([], None),
+        "metadata": {},
+        "payouts_enabled": True,
+        "requirements": _requirements([], None),
+        "settings": _settings({"payouts": {"schedule": {"interval": "manual"}}}),
+        "tos_acceptance": {"date": sim.timestamp(), "ip": None, "user_agent": None},
+        "type": "standard",
+    }
+    platform = sim.objects.create(PLATFORM_KIND, "acct", body, account=None)
+    platform.body["external_accounts"] = {
+        "object": "list",
+        "data": [],
+        "has_more": False,
+        "url": f"/v1/accounts/{platform.id}/external_accounts",
+    }
+    sim.objects.save(platform)
+    return platform
+
+
 def update_account(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
     account = connected_account(sim, request.path_params["account"])
     params = request.params
     before = json_copy(account.body)
+    if "metadata" in params:  # first: it may still refuse the request (too many keys)
+        account.body["metadata"] = updated_metadata(account.body["metadata"], params["metadata"])
     for field in ("email", "business_type"):
         if field in params:
             account.body[field] = params[field] or None
-    if "metadata" in params:
-        account.body["metadata"] = updated_metadata(account.body["metadata"], params["metadata"])
     if "business_profile" in params:
         account.body["business_profile"].update(
             {k: v for k, v in _business_profile(params["business_profile"]).items() if v is not None}
@@ -246,6 +293,7 @@ def list_accounts(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
 
 
 def add_routes(router: Router) -> None:
+    router.add("get", "/v1/account", retrieve_own_account)
     router.add("post", "/v1/accounts", create_account)
     router.add("get", "/v1/accounts", list_accounts)
     router.add("get", "/v1/accounts/{account}", retrieve_account)

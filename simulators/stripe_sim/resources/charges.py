@@ -4,7 +4,7 @@ from typing import Any
 
 from simulators.stripe_sim.fees import becs_fee
 from simulators.stripe_sim.resources import balance_transactions
-from simulators.stripe_sim.resources.common import find
+from simulators.stripe_sim.resources.common import empty_address, find
 from simulators.stripe_sim.settlement_timing import funds_available_at
 from simulators.stripe_sim.simulator import Simulator
 from simulators.stripe_sim.state.objects import StoredObject
@@ -71,6 +71,68 @@ def new_charge(
         "transfer_group": pi["transfer_group"],
     }
     return sim.objects.create("charge", "py", body, account=intent.account)
+
+
+def new_destination_payment(sim: Simulator, transfer: StoredObject, *, available_on: int) -> StoredObject:
+    """The `py_` payment a transfer makes on its connected account, booked there as a `payment`."""
+    amount: int = transfer.body["amount"]
+    body: dict[str, Any] = {
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount,
+        "amount_refunded": 0,
+        "application": None,
+        "application_fee": None,
+        "application_fee_amount": None,
+        "balance_transaction": None,
+        "billing_details": {
+            "address": empty_address(),
+            "email": None,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        },
+        "calculated_statement_descriptor": None,
+        "captured": True,
+        "created": sim.timestamp(),
+        "currency": transfer.body["currency"],
+        "customer": None,
+        "description": None,
+        "disputed": False,
+        "failure_balance_transaction": None,
+        "failure_code": None,
+        "failure_message": None,
+        "fraud_details": {},
+        "livemode": False,
+        "metadata": {},
+        "on_behalf_of": None,
+        "outcome": None,
+        "paid": True,
+        "payment_intent": None,
+        "payment_method": None,
+        "payment_method_details": {"stripe_account": {}, "type": "stripe_account"},
+        "receipt_email": None,
+        "receipt_number": None,
+        "receipt_url": None,
+        "refunded": False,
+        "review": None,
+        "shipping": None,
+        "source_transfer": transfer.id,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "succeeded",
+        "transfer_data": None,
+        "transfer_group": transfer.body["transfer_group"],
+    }
+    account: str = transfer.body["destination"]
+    payment = sim.objects.create("charge", "py", body, account=account)
+    entry = balance_transactions.record(
+        sim, account, amount=amount, kind="payment", reporting_category="transfer",
+        source=payment.id, available_on=available_on,
+    )  # fmt: skip
+    payment.body["balance_transaction"] = entry.id
+    sim.objects.save(payment)
+    return payment
 
 
 def mark_succeeded(sim: Simulator, charge: StoredObject) -> None:

@@ -5,6 +5,7 @@ from typing import Any
 from simulators.stripe_sim.simulator import Simulator
 from simulators.stripe_sim.state.objects import StoredObject
 from simulators.stripe_sim.wire.errors import resource_missing
+from simulators.stripe_sim.wire.metadata import check_metadata
 
 # How Stripe names each kind of object in "No such …" messages.
 _LABELS = {"payment_method": "PaymentMethod", "payment_intent": "payment_intent"}
@@ -21,7 +22,11 @@ def find(
 
 
 def updated_metadata(current: dict[str, str], change: Any) -> dict[str, str]:
-    """An empty string clears all metadata; a key set to "" is removed; others are merged."""
+    """An empty string clears all metadata; a key set to "" is removed; others are merged.
+
+    The request's own metadata was checked with its parameters; what the merge makes can still
+    hold too many keys.
+    """
     if change == "":
         return {}
     merged = dict(current)
@@ -30,6 +35,7 @@ def updated_metadata(current: dict[str, str], change: Any) -> dict[str, str]:
             merged.pop(key, None)
         else:
             merged[key] = value
+    check_metadata(merged, "metadata")
     return merged
 
 

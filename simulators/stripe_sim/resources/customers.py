@@ -4,17 +4,33 @@ import secrets
 import string
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
+
 from simulators.stripe_sim.events import emit_event
 from simulators.stripe_sim.resources.common import find, previous_values, updated_metadata
 from simulators.stripe_sim.simulator import Simulator
+from simulators.stripe_sim.wire.errors import invalid_request
 from simulators.stripe_sim.wire.listing import created_filter, list_page
 from simulators.stripe_sim.wire.router import ApiRequest, Router
 
 _PLAIN_FIELDS = ("description", "email", "name", "phone")
 
 
+def _check_email(params: dict[str, Any]) -> None:
+    """Stripe refuses a malformed address (an empty one clears it); it does not ask the domain."""
+    email = params.get("email")
+    if not email:
+        return
+    try:
+        validate_email(email, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        message = f"Invalid email address: {email}"
+        raise invalid_request(message, code="email_invalid", param="email") from None
+
+
 def create_customer(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
     params = request.params
+    _check_email(params)
     body: dict[str, Any] = {
         "object": "customer",
         "address": params.get("address") or None,
@@ -55,12 +71,13 @@ def retrieve_customer(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
 def update_customer(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
     customer = find(sim, "customer", request.path_params["customer"], request.account)
     params = request.params
+    _check_email(params)
     before = dict(customer.body)
+    if "metadata" in params:  # first: it may still refuse the request (too many keys)
+        customer.body["metadata"] = updated_metadata(customer.body["metadata"], params["metadata"])
     for field in _PLAIN_FIELDS:
         if field in params:
             customer.body[field] = params[field] or None
-    if "metadata" in params:
-        customer.body["metadata"] = updated_metadata(customer.body["metadata"], params["metadata"])
     if "invoice_settings" in params and "default_payment_method" in params["invoice_settings"]:
         settings = dict(customer.body["invoice_settings"])
         settings["default_payment_method"] = params["invoice_settings"]["default_payment_method"] or None

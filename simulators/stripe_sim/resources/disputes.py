@@ -5,9 +5,11 @@ from typing import Any
 from simulators.stripe_sim.events import emit_event
 from simulators.stripe_sim.fees import DISPUTE_FEE
 from simulators.stripe_sim.resources import balance_transactions
-from simulators.stripe_sim.resources.common import find
+from simulators.stripe_sim.resources.common import find, previous_values, updated_metadata
 from simulators.stripe_sim.simulator import Simulator
+from simulators.stripe_sim.state.copies import json_copy
 from simulators.stripe_sim.state.objects import StoredObject
+from simulators.stripe_sim.wire.errors import invalid_request
 from simulators.stripe_sim.wire.listing import created_filter, list_page
 from simulators.stripe_sim.wire.router import ApiRequest, Router
 
@@ -70,7 +72,43 @@ def open_dispute(sim: Simulator, charge: StoredObject) -> StoredObject:
 
 
 def retrieve_dispute(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
-    return find(sim, "dispute", request.path_params["dispute"], request.account, param="dispute").body
+    return _find(sim, request).body
+
+
+def update_dispute(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
+    """Metadata at any time; evidence never: a BECS dispute is closed (lost) as it opens.
+
+    Unconfirmed: Stripe's exact answer to evidence on a closed dispute; this is the simulator's.
+    """
+    dispute = _find(sim, request)
+    params = request.params
+    if "evidence" in params or params.get("submit"):
+        raise invalid_request(
+            f"This dispute is {dispute.body['status']}: evidence can no longer be submitted "
+            "(a BECS Direct Debit dispute cannot be contested).",
+            param="evidence",
+        )
+    before = json_copy(dispute.body)
+    if "metadata" in params:
+        dispute.body["metadata"] = updated_metadata(dispute.body["metadata"], params["metadata"])
+    sim.objects.save(dispute)
+    if changed := previous_values(before, dispute.body):
+        emit_event(
+            sim, "charge.dispute.updated", dispute.body, account=dispute.account, previous_attributes=changed
+        )
+    return dispute.body
+
+
+def close_dispute(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
+    """Accepting the loss. Every dispute here is `lost` already, so it stays as it is, no event.
+
+    Unconfirmed: whether Stripe answers closing a lost dispute so, or with an error.
+    """
+    return _find(sim, request).body
+
+
+def _find(sim: Simulator, request: ApiRequest) -> StoredObject:
+    return find(sim, "dispute", request.path_params["dispute"], request.account, param="dispute")
 
 
 def list_disputes(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
@@ -92,3 +130,5 @@ def list_disputes(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
 def add_routes(router: Router) -> None:
     router.add("get", "/v1/disputes", list_disputes)
     router.add("get", "/v1/disputes/{dispute}", retrieve_dispute)
+    router.add("post", "/v1/disputes/{dispute}", update_dispute)
+    router.add("post", "/v1/disputes/{dispute}/close", close_dispute)

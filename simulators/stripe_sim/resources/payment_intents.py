@@ -8,9 +8,11 @@ from simulators.stripe_sim.resources.common import find, previous_values, update
 from simulators.stripe_sim.resources.mandates import create_mandate, mandate_of
 from simulators.stripe_sim.resources.payment_methods import (
     ALLOWED_TYPES_PARAM,
+    USED_AFTER_DETACH,
     new_payment_method,
     requested_method_types,
     resolve_payment_method,
+    was_detached,
 )
 from simulators.stripe_sim.simulator import Simulator
 from simulators.stripe_sim.state.ids import new_id
@@ -126,14 +128,10 @@ def _confirm(sim: Simulator, intent: StoredObject, params: dict[str, Any]) -> No
 
 def _check_customer(intent: StoredObject, method: StoredObject) -> None:
     owner, customer = method.body["customer"], intent.body["customer"]
+    if was_detached(method):
+        raise invalid_request(USED_AFTER_DETACH, param="payment_method")
     if owner is not None and customer is None:
-        raise invalid_request(
-            "The provided PaymentMethod was previously used with a PaymentIntent without "
-            "Customer attachment, shared with a connected account without Customer attachment, "
-            "or was detached from a Customer. It may not be used again. To use a PaymentMethod "
-            "multiple times, you must attach it to a Customer first.",
-            param="customer",
-        )
+        raise invalid_request(USED_AFTER_DETACH, param="customer")
     if owner is not None and owner != customer:
         raise invalid_request(
             f"The provided PaymentMethod belongs to a different Customer than {customer}.",
@@ -203,14 +201,15 @@ def update_payment_intent(sim: Simulator, request: ApiRequest) -> dict[str, Any]
         "expand",
     }:
         raise _cannot("update", intent)
+    if "amount" in params:
+        _check_amount(params["amount"])
     before = dict(intent.body)
+    if "metadata" in params:  # first: it may still refuse the request (too many keys)
+        intent.body["metadata"] = updated_metadata(intent.body["metadata"], params["metadata"])
     for field in _UPDATABLE_FIELDS:
         if field in params:
             intent.body[field] = params[field] or None
-    if "metadata" in params:
-        intent.body["metadata"] = updated_metadata(intent.body["metadata"], params["metadata"])
     if "amount" in params:
-        _check_amount(params["amount"])
         intent.body["amount"] = params["amount"]
     _take_payment_method(sim, intent, params)
     sim.objects.save(intent)

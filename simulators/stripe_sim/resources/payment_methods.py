@@ -107,9 +107,28 @@ def resolve_payment_method(
     return find(sim, "payment_method", reference, account, param=param)
 
 
+# Stripe's answers to a PaymentMethod used again after it was detached from its customer.
+USED_AFTER_DETACH = (
+    "The provided PaymentMethod was previously used with a PaymentIntent without Customer "
+    "attachment, shared with a connected account without Customer attachment, or was detached from "
+    "a Customer. It may not be used again. To use a PaymentMethod multiple times, you must attach "
+    "it to a Customer first."
+)
+_ATTACHED_AFTER_DETACH = (
+    "This PaymentMethod was previously used without being attached to a Customer or was detached "
+    "from a Customer, and may not be used again."
+)
+
+
+def was_detached(method: StoredObject) -> bool:
+    return bool(method.internal.get("detached"))
+
+
 def attach(sim: Simulator, method: StoredObject, customer_id: str, account: str | None) -> None:
     if method.body["customer"] == customer_id:
         return
+    if was_detached(method):
+        raise invalid_request(_ATTACHED_AFTER_DETACH, param="payment_method")
     if method.body["customer"] is not None:
         raise invalid_request(
             "The payment method you provided has already been attached to a customer.",
@@ -146,6 +165,7 @@ def detach_payment_method(sim: Simulator, request: ApiRequest) -> dict[str, Any]
             code="payment_method_unexpected_state",
         )
     method.body["customer"] = None
+    method.internal["detached"] = True
     sim.objects.save(method)
     emit_event(sim, "payment_method.detached", method.body, account=request.account)
     return method.body
@@ -165,6 +185,19 @@ def list_payment_methods(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
     )
 
 
+def list_customer_payment_methods(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
+    customer = find(sim, "customer", request.path_params["customer"], request.account, param="customer")
+    method_type = request.params.get("type")
+    return list_page(
+        sim.objects.newest_first("payment_method", request.account),
+        request.params,
+        f"/v1/customers/{customer.id}/payment_methods",
+        lambda m: (
+            m.body["customer"] == customer.id and (method_type is None or m.body["type"] == method_type)
+        ),
+    )
+
+
 def _name(prefix: str, field: str) -> str:
     if not prefix:
         return field
@@ -178,3 +211,4 @@ def add_routes(router: Router) -> None:
     router.add("get", "/v1/payment_methods/{payment_method}", retrieve_payment_method)
     router.add("post", "/v1/payment_methods/{payment_method}/attach", attach_payment_method)
     router.add("post", "/v1/payment_methods/{payment_method}/detach", detach_payment_method)
+    router.add("get", "/v1/customers/{customer}/payment_methods", list_customer_payment_methods)

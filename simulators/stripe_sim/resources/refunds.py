@@ -96,6 +96,14 @@ def _charge_to_refund(sim: Simulator, params: dict[str, Any], account: str | Non
 
 
 def _check_refundable(sim: Simulator, charge: StoredObject) -> None:
+    # Unconfirmed: Stripe's exact answer; the money goes back by reversing the transfer.
+    if charge.body.get("source_transfer") is not None:
+        raise invalid_request(
+            f"Charge {charge.id} was made by transfer {charge.body['source_transfer']}; reverse "
+            "the transfer to take the money back.",
+            code="charge_not_refundable",
+            param="charge",
+        )
     if charge.body["status"] == "failed":
         raise invalid_request(
             f"Charge {charge.id} has failed and cannot be refunded.",
@@ -267,7 +275,20 @@ def list_refunds(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
     )
 
 
+def refunds_of_charge(sim: Simulator, charge: dict[str, Any]) -> dict[str, Any]:
+    """`charge.refunds`, which Stripe leaves out of a charge unless it is expanded."""
+    stored = sim.objects.get(charge["id"], "charge")
+    account = stored.account if stored is not None else None
+    return list_page(
+        sim.objects.newest_first("refund", account),
+        {},
+        f"/v1/charges/{charge['id']}/refunds",
+        lambda r: r.body["charge"] == charge["id"],
+    )
+
+
 def add_routes(router: Router) -> None:
+    router.include("charge", "refunds", refunds_of_charge)
     router.add("post", "/v1/refunds", create_refund)
     router.add("get", "/v1/refunds", list_refunds)
     router.add("get", "/v1/refunds/{refund}", retrieve_refund)

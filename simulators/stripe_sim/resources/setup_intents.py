@@ -11,11 +11,14 @@ from simulators.stripe_sim.resources.common import find, updated_metadata
 from simulators.stripe_sim.resources.mandates import create_mandate
 from simulators.stripe_sim.resources.payment_methods import (
     ALLOWED_TYPES_PARAM,
+    USED_AFTER_DETACH,
     attach,
     new_payment_method,
     requested_method_types,
     resolve_payment_method,
+    was_detached,
 )
+from simulators.stripe_sim.resources.setup_attempts import record_attempt
 from simulators.stripe_sim.simulator import Simulator
 from simulators.stripe_sim.state.ids import new_id
 from simulators.stripe_sim.state.objects import StoredObject
@@ -105,13 +108,15 @@ def _confirm(sim: Simulator, intent: StoredObject, params: dict[str, Any], accou
     if not isinstance(mandate_data, dict):
         raise parameter_missing("mandate_data")
     method = find(sim, "payment_method", method_id, account, param="payment_method")
+    if was_detached(method):  # before the mandate, so a refusal leaves nothing behind
+        raise invalid_request(USED_AFTER_DETACH, param="payment_method")
     mandate = create_mandate(
         sim, method, mandate_data, account=account, on_behalf_of=intent.body["on_behalf_of"]
     )
     if intent.body["customer"] is not None:
         attach(sim, method, intent.body["customer"], account)
-    intent.body["mandate"] = mandate.id
-    intent.body["status"] = "succeeded"
+    attempt = record_attempt(sim, intent, method, "succeeded")
+    intent.body.update(latest_attempt=attempt.id, mandate=mandate.id, status="succeeded")
     sim.objects.save(intent)
     emit_event(sim, "setup_intent.succeeded", intent.body, account=account)
 

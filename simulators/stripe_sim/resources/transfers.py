@@ -3,13 +3,16 @@ their reversals.
 
 A transfer succeeds or fails when it is created. With `source_transaction` its funds follow the
 charge's: pending on both sides until the charge's funds are available. Without it the
-platform's available balance must cover it.
+platform's available balance must cover it. On the connected account a transfer arrives as a
+`py_` payment (`transfer.destination_payment`, a `payment` balance transaction there); a reversal
+refunds that payment (`reversal.destination_payment_refund`, a `payment_refund` there).
 """
 
 from typing import Any
 
 from simulators.stripe_sim.events import emit_event
 from simulators.stripe_sim.resources import balance_transactions, capabilities
+from simulators.stripe_sim.resources.charges import new_destination_payment
 from simulators.stripe_sim.resources.common import find, previous_values, updated_metadata
 from simulators.stripe_sim.simulator import Simulator
 from simulators.stripe_sim.state.objects import StoredObject
@@ -43,6 +46,7 @@ def create_transfer(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
         "currency": "aud",
         "description": params.get("description"),
         "destination": destination.id,
+        "destination_payment": None,
         "livemode": False,
         "metadata": updated_metadata({}, params.get("metadata", {})),
         "reversals": {},
@@ -57,11 +61,8 @@ def create_transfer(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
         sim, None, amount=-amount, kind="transfer", reporting_category="transfer",
         source=transfer.id, available_on=available_on,
     )  # fmt: skip
-    balance_transactions.record(
-        sim, destination.id, amount=amount, kind="transfer", reporting_category="transfer",
-        source=transfer.id, available_on=available_on,
-    )  # fmt: skip
-    transfer.body["balance_transaction"] = out.id
+    payment = new_destination_payment(sim, transfer, available_on=available_on)
+    transfer.body.update(balance_transaction=out.id, destination_payment=payment.id)
     sim.objects.save(transfer)
     emit_event(sim, "transfer.created", transfer.body, account=None)
     return transfer.body
@@ -147,12 +148,11 @@ def create_reversal(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
         sim, None, amount=amount, kind="transfer_refund", reporting_category="transfer_reversal",
         source=reversal.id,
     )  # fmt: skip
-    # Stripe lets a reversal take the connected account's balance below zero.
-    balance_transactions.record(
-        sim, transfer.body["destination"], amount=-amount, kind="payment_refund",
-        reporting_category="transfer_reversal", source=reversal.id,
-    )  # fmt: skip
-    reversal.body["balance_transaction"] = back.id
+    refund = _refund_destination_payment(sim, transfer, amount)
+    reversal.body.update(balance_transaction=back.id, destination_payment_refund=refund.id)
+    # The refund's side of the pair: the reversal that made it (its charge came from the platform).
+    refund.body["source_transfer_reversal"] = reversal.id
+    sim.objects.save(refund)
     sim.objects.save(reversal)
     before = dict(transfer.body)
     transfer.body["amount_reversed"] += amount
@@ -162,6 +162,38 @@ def create_reversal(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
     changed = {k: v for k, v in previous_values(before, transfer.body).items() if k != "reversals"}
     emit_event(sim, "transfer.reversed", transfer.body, account=None, previous_attributes=changed)
     return reversal.body
+
+
+def _refund_destination_payment(sim: Simulator, transfer: StoredObject, amount: int) -> StoredObject:
+    """The `pyr_` refund of the transfer's payment that takes the money back from the connected
+    account: at once, and (as Stripe allows) even below a zero balance."""
+    payment = sim.objects.get(transfer.body["destination_payment"], "charge")
+    assert payment is not None
+    body: dict[str, Any] = {
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": None,
+        "charge": payment.id,
+        "created": sim.timestamp(),
+        "currency": payment.body["currency"],
+        "metadata": {},
+        "payment_intent": None,
+        "reason": None,
+        "receipt_number": None,
+        "source_transfer_reversal": None,
+        "status": "succeeded",
+        "transfer_reversal": None,
+    }
+    refund = sim.objects.create("refund", "pyr", body, account=payment.account)
+    entry = balance_transactions.record(
+        sim, payment.account, amount=-amount, kind="payment_refund",
+        reporting_category="transfer_reversal", source=refund.id,
+    )  # fmt: skip
+    refund.body["balance_transaction"] = entry.id
+    payment.body["amount_refunded"] += amount
+    payment.body["refunded"] = payment.body["amount_refunded"] == payment.body["amount"]
+    sim.objects.save(payment)
+    return refund
 
 
 def _reversal_list(sim: Simulator, transfer: StoredObject) -> dict[str, Any]:
@@ -207,10 +239,10 @@ def update_transfer(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
     transfer = _find(sim, request, "transfer")
     params = request.params
     before = dict(transfer.body)
+    if "metadata" in params:  # first: it may still refuse the request (too many keys)
+        transfer.body["metadata"] = updated_metadata(transfer.body["metadata"], params["metadata"])
     if "description" in params:
         transfer.body["description"] = params["description"] or None
-    if "metadata" in params:
-        transfer.body["metadata"] = updated_metadata(transfer.body["metadata"], params["metadata"])
     sim.objects.save(transfer)
     if changed := previous_values(before, transfer.body):
         emit_event(sim, "transfer.updated", transfer.body, account=None, previous_attributes=changed)

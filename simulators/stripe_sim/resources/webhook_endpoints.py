@@ -44,6 +44,9 @@ def update_webhook_endpoint(sim: Simulator, request: ApiRequest) -> dict[str, An
     params = request.params
     if "url" in params:
         _check_url(params["url"])
+    if "metadata" in params:  # before any change: it may still refuse the request (too many keys)
+        endpoint.body["metadata"] = updated_metadata(endpoint.body["metadata"], params["metadata"])
+    if "url" in params:
         endpoint.body["url"] = params["url"]
     if "enabled_events" in params:
         endpoint.body["enabled_events"] = params["enabled_events"]
@@ -51,8 +54,6 @@ def update_webhook_endpoint(sim: Simulator, request: ApiRequest) -> dict[str, An
         endpoint.body["description"] = params["description"] or None
     if "disabled" in params:
         endpoint.body["status"] = "disabled" if params["disabled"] else "enabled"
-    if "metadata" in params:
-        endpoint.body["metadata"] = updated_metadata(endpoint.body["metadata"], params["metadata"])
     sim.objects.save(endpoint)
     return endpoint.body
 

@@ -22,7 +22,7 @@ from simulators.stripe_sim.state.idempotency import (
 from simulators.stripe_sim.state.ids import new_id
 from simulators.stripe_sim.wire import errors
 from simulators.stripe_sim.wire.errors import StripeError
-from simulators.stripe_sim.wire.expand import expand
+from simulators.stripe_sim.wire.expand import check_expand_paths, expand
 from simulators.stripe_sim.wire.form import FormDecodingError, decode_form
 from simulators.stripe_sim.wire.params import check_params
 from simulators.stripe_sim.wire.router import ApiRequest, Route, Router
@@ -130,6 +130,7 @@ class StripeApi:
         request_id: str,
     ) -> Response:
         _authenticate(headers.get("authorization"))
+        _check_version(self._sim, headers.get("stripe-version"))
         matched = self._router.match(method, path)
         if matched is None:
             raise errors.invalid_request(
@@ -144,6 +145,7 @@ class StripeApi:
             params = check_params(self._sim.spec, route.schema, decode_form(raw))
         except FormDecodingError as bad_form:
             raise errors.invalid_request(str(bad_form), param=bad_form.param) from None
+        check_expand_paths(self._sim.spec, route.response, params.get("expand", []))
         idempotency_key = headers.get("idempotency-key") if method == "post" else None
         request = ApiRequest(
             params,
@@ -209,7 +211,12 @@ class StripeApi:
             sim.commit()
         paths: list[str] = request.params.get("expand", [])
         if paths:
-            result = expand(result, paths, lambda object_id: _lookup(sim, object_id))
+            result = expand(
+                result,
+                paths,
+                lambda object_id: _lookup(sim, object_id),
+                lambda body, field: self._router.included(sim, body, field),
+            )
         return json_response(200, result)
 
 
@@ -235,6 +242,15 @@ def _authenticate(authorization: str | None) -> None:
         credentials = ""
     if not credentials.startswith("sk_test_") or len(credentials) <= len("sk_test_"):
         raise errors.authentication_failed(f"Invalid API Key provided: {_redacted(credentials)}")
+
+
+def _check_version(sim: Simulator, version: str | None) -> None:
+    """Stripe refuses a version it never released; the simulator knows the two it renders."""
+    if version is None:
+        return
+    known = {sim.settings.api_version, sim.spec.version}
+    if version not in known:
+        raise errors.invalid_request(f"Invalid Stripe API version: {version}")
 
 
 def _redacted(key: str) -> str:

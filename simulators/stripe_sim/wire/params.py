@@ -13,6 +13,7 @@ from simulators.stripe_sim.wire.errors import (
     parameter_missing,
     parameter_unknown,
 )
+from simulators.stripe_sim.wire.metadata import check_metadata
 from simulators.stripe_sim.wire.spec import Schema, StripeSpec
 
 
@@ -70,6 +71,8 @@ def _check_object(spec: StripeSpec, schema: Schema, value: Any, name: str) -> di
         child_name = f"{name}[{key}]" if name else key
         if key in properties:
             checked[key] = _check(spec, properties[key], item, child_name)
+            if key == "metadata" and isinstance(checked[key], dict):
+                check_metadata(checked[key], child_name)
         elif isinstance(additional, dict):
             checked[key] = _check(spec, additional, item, child_name)
         elif additional is True:

@@ -22,6 +22,8 @@ class ApiRequest:
 
 
 ApiHandler = Callable[["Simulator", ApiRequest], dict[str, Any]]
+# Fills in a field a body leaves out until `expand[]` asks for it (given the object's body).
+IncludedField = Callable[["Simulator", dict[str, Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Route:
     template: str
     handler: ApiHandler
     schema: Schema
+    response: Schema
     pattern: re.Pattern[str]
 
 
@@ -37,6 +40,7 @@ class Router:
     def __init__(self, spec: StripeSpec) -> None:
         self._spec = spec
         self._routes: dict[tuple[str, int], list[Route]] = {}
+        self._included: dict[tuple[str, str], IncludedField] = {}
 
     def add(
         self,
@@ -57,8 +61,17 @@ class Router:
         schema = self._spec.request_schema(method, template)
         if newer_params:
             schema = {**schema, "properties": {**schema.get("properties", {}), **newer_params}}
-        route = Route(method, template, handler, schema, pattern)
+        response = self._spec.response_schema(method, template)
+        route = Route(method, template, handler, schema, response, pattern)
         self._routes.setdefault((method, template.count("/")), []).append(route)
+
+    def include(self, object_type: str, field: str, fill: IncludedField) -> None:
+        """``field`` of ``object_type`` objects is left out unless expanded (`charge.refunds`)."""
+        self._included[(object_type, field)] = fill
+
+    def included(self, sim: "Simulator", body: dict[str, Any], field: str) -> Any:
+        fill = self._included.get((str(body.get("object")), field))
+        return None if fill is None else fill(sim, body)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         candidates = self._routes.get((method, path.count("/")), [])

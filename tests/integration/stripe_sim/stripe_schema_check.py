@@ -5,12 +5,11 @@ Handles what Stripe's spec uses: `$ref`, `anyOf` (expandable fields are `anyOf[i
 which is checked separately against the schema named by its own `object` field).
 """
 
-import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-SPEC_PATH = Path("/work/shared/stripe/openapi.spec3.json")
+from simulators.stripe_sim.wire.spec import StripeSpec
+
 Schema = dict[str, Any]
 
 
@@ -105,4 +104,5 @@ class StripeSchemas:
 
 @cache
 def stripe_schemas() -> StripeSchemas:
-    return StripeSchemas(json.loads(SPEC_PATH.read_text(encoding="utf-8")))
+    """The simulator's own copy of the spec: the one its parameters are checked against."""
+    return StripeSchemas(StripeSpec.load().document)

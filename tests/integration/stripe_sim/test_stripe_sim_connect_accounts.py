@@ -198,3 +198,18 @@ async def test_an_account_through_the_async_sdk() -> None:
     fetched = await client.v1.accounts.retrieve_async(account.id)
 
     assert fetched.id == account.id
+
+
+def test_get_account_is_the_platform_or_under_stripe_account_the_connected_one() -> None:
+    client = shared_simulator().client()
+    member = express_account(client)
+
+    platform = client.v1.accounts.retrieve_current()
+    again = client.v1.accounts.retrieve_current()
+    connected = client.v1.accounts.retrieve_current({}, {"stripe_account": member.id})
+
+    assert platform.id.startswith("acct_")
+    assert again.id == platform.id
+    assert (platform.country, platform.charges_enabled, platform.payouts_enabled) == ("AU", True, True)
+    assert platform.id not in [a.id for a in client.v1.accounts.list({"limit": 100}).data]
+    assert connected.id == member.id

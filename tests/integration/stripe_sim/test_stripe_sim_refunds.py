@@ -199,3 +199,26 @@ async def test_refunds_through_the_async_sdk() -> None:
 
     assert [r.id for r in listed.data] == [refund.id]
     assert (await client.v1.refunds.retrieve_async(refund.id)).amount == 2_500
+
+
+def test_a_charges_refunds_are_there_only_when_expanded() -> None:
+    sim = shared_simulator()
+    client = sim.client()
+    charge_id = _succeeded_debit(sim, amount=5_000)
+    first = client.v1.refunds.create({"charge": charge_id, "amount": 1_000})
+    second = client.v1.refunds.create({"charge": charge_id, "amount": 2_000})
+
+    plain = client.v1.charges.retrieve(charge_id)
+    expanded = client.v1.charges.retrieve(charge_id, {"expand": ["refunds"]})
+    through_intent = client.v1.payment_intents.retrieve(
+        str(plain.payment_intent), {"expand": ["latest_charge.refunds"]}
+    )
+
+    assert "refunds" not in plain.to_dict()
+    assert expanded.refunds is not None
+    assert [r.id for r in expanded.refunds.data] == [second.id, first.id]
+    assert expanded.refunds.url == f"/v1/charges/{charge_id}/refunds"
+    latest = through_intent.latest_charge
+    assert isinstance(latest, stripe.Charge)
+    assert latest.refunds is not None
+    assert [r.id for r in latest.refunds.data] == [second.id, first.id]

@@ -202,3 +202,57 @@ async def test_a_transfer_through_the_async_sdk(sim: RunningSimulator) -> None:
     reversal = await client.v1.transfers.reversals.create_async(transfer.id, {"amount": 500})
 
     assert reversal.transfer == transfer.id
+
+
+def test_a_transfer_arrives_as_a_payment_on_the_connected_account(sim: RunningSimulator) -> None:
+    client = sim.client()
+    member = onboarded_account(client)
+    charge_id = _succeeded_charge(sim)
+    on_member: stripe.RequestOptions = {"stripe_account": member.id}
+
+    transfer = client.v1.transfers.create(
+        {"amount": 9_000, "currency": "aud", "destination": member.id, "source_transaction": charge_id}
+    )
+    payment = client.v1.charges.retrieve(str(transfer.destination_payment), {}, on_member)
+    (booked,) = client.v1.balance_transactions.list({}, on_member).data
+
+    assert str(transfer.destination_payment).startswith("py_")
+    assert (payment.amount, payment.status, payment.paid, payment.source_transfer) == (
+        9_000,
+        "succeeded",
+        True,
+        transfer.id,
+    )
+    assert (booked.type, booked.source, booked.amount, booked.fee) == ("payment", payment.id, 9_000, 0)
+    assert payment.balance_transaction == booked.id
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.charges.retrieve(payment.id)  # it lives on the connected account only
+    expanded = client.v1.transfers.retrieve(transfer.id, {"expand": ["destination_payment"]})
+    assert isinstance(expanded.destination_payment, stripe.Charge)
+
+
+def test_a_reversal_refunds_the_transfers_payment_on_the_connected_account(sim: RunningSimulator) -> None:
+    client = sim.client()
+    member = onboarded_account(client)
+    charge_id = _succeeded_charge(sim)
+    sim.advance(FUNDS_AVAILABLE)
+    on_member: stripe.RequestOptions = {"stripe_account": member.id}
+    transfer = client.v1.transfers.create(
+        {"amount": 8_000, "currency": "aud", "destination": member.id, "source_transaction": charge_id}
+    )
+
+    reversal = client.v1.transfers.reversals.create(transfer.id, {"amount": 3_000})
+    refund = client.v1.refunds.retrieve(str(reversal.destination_payment_refund), {}, on_member)
+    payment = client.v1.charges.retrieve(str(transfer.destination_payment), {}, on_member)
+    booked = client.v1.balance_transactions.list({"type": "payment_refund"}, on_member).data
+
+    assert str(reversal.destination_payment_refund).startswith("pyr_")
+    assert (refund.charge, refund.amount, refund.status) == (payment.id, 3_000, "succeeded")
+    assert refund.source_transfer_reversal == reversal.id
+    assert (payment.amount_refunded, payment.refunded) == (3_000, False)
+    assert [(b.source, b.amount) for b in booked] == [(refund.id, -3_000)]
+    assert refund.balance_transaction == booked[0].id
+    assert _balance(client, member.id) == (5_000, 0)
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.refunds.create({"charge": payment.id}, on_member)
+    assert refused.value.code == "charge_not_refundable"

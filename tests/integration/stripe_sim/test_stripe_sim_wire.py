@@ -155,3 +155,91 @@ def test_a_stripe_account_header_naming_no_account_is_refused_with_403() -> None
     assert refused.value.http_status == 403
     assert refused.value.error is not None
     assert refused.value.error.code == "account_invalid"
+
+
+def test_an_unknown_stripe_version_is_refused_with_400() -> None:
+    client = shared_simulator().client()
+
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.customers.list({}, {"stripe_version": "2099-01-01.nonesuch"})
+
+    assert refused.value.http_status == 400
+    assert str(refused.value.user_message) == "Invalid Stripe API version: 2099-01-01.nonesuch"
+
+
+def test_the_specs_own_version_is_known() -> None:
+    client = shared_simulator().client()
+
+    listed = client.v1.customers.list({"limit": 1}, {"stripe_version": "2026-05-27.dahlia"})
+
+    assert listed.last_response is not None
+    assert listed.last_response.headers["stripe-version"] == "2026-05-27.dahlia"
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("nonsense", "This property cannot be expanded (nonsense)."),
+        ("metadata", "This property cannot be expanded (metadata)."),
+        ("latest_charge.nonsense", "This property cannot be expanded (nonsense)."),
+        (
+            "latest_charge.payment_intent.latest_charge.payment_intent.customer",
+            "You cannot expand more than 4 levels of a property. Property: "
+            "latest_charge.payment_intent.latest_charge.payment_intent.customer",
+        ),
+    ],
+)
+def test_an_expand_path_stripe_would_not_expand_is_a_400(path: str, message: str) -> None:
+    client = shared_simulator().client()
+    customer, setup = saved_becs_customer(client)
+    intent = contribution(client, customer, str(setup.payment_method))
+
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.payment_intents.retrieve(intent.id, {"expand": [path]})
+
+    assert (refused.value.http_status, refused.value.param) == (400, "expand")
+    assert refused.value.error is not None
+    assert refused.value.error.type == "invalid_request_error"
+    assert str(refused.value.user_message) == message
+
+
+def test_four_levels_of_expand_are_allowed() -> None:
+    client = shared_simulator().client()
+    customer, setup = saved_becs_customer(client)
+    intent = contribution(client, customer, str(setup.payment_method))
+
+    deep = client.v1.payment_intents.retrieve(
+        intent.id, {"expand": ["latest_charge.payment_intent.latest_charge.customer"]}
+    )
+
+    charge = deep.latest_charge
+    assert isinstance(charge, stripe.Charge)
+    assert isinstance(charge.payment_intent, stripe.PaymentIntent)
+    assert isinstance(charge.payment_intent.latest_charge, stripe.Charge)
+    assert isinstance(charge.payment_intent.latest_charge.customer, stripe.Customer)
+
+
+def test_a_list_expand_without_data_is_refused_with_stripes_hint() -> None:
+    client = shared_simulator().client()
+    customer, setup = saved_becs_customer(client)
+    contribution(client, customer, str(setup.payment_method))
+
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.payment_intents.list({"customer": customer.id, "expand": ["latest_charge"]})
+    listed = client.v1.payment_intents.list({"customer": customer.id, "expand": ["data.latest_charge"]})
+
+    assert str(refused.value.user_message) == (
+        "This property cannot be expanded (latest_charge). "
+        "You may want to try expanding 'data.latest_charge' instead."
+    )
+    assert [isinstance(pi.latest_charge, stripe.Charge) for pi in listed.data] == [True]
+
+
+def test_a_create_with_a_bad_expand_creates_nothing() -> None:
+    client = shared_simulator().client()
+    email = unique_email()
+
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.customers.create({"email": email, "expand": ["nonsense"]})
+
+    assert client.v1.customers.list({"email": email}).data == []

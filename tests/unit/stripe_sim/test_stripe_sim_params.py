@@ -4,12 +4,12 @@ import pytest
 
 from simulators.stripe_sim.wire.errors import StripeError
 from simulators.stripe_sim.wire.params import check_params
-from simulators.stripe_sim.wire.spec import DEFAULT_SPEC_PATH, StripeSpec
+from simulators.stripe_sim.wire.spec import StripeSpec
 
 
 @cache
 def _spec() -> StripeSpec:
-    return StripeSpec.load(DEFAULT_SPEC_PATH)
+    return StripeSpec.load()
 
 
 def _check(method: str, path: str, params: dict[str, object]) -> dict[str, object]:

@@ -1,0 +1,1 @@
+"""Stripe's OpenAPI spec as package data (see SOURCE.md); read by `simulators.stripe_sim.wire.spec`."""
