@@ -12,9 +12,9 @@ import logging
 from contracts import subjects
 from contracts.streams import STRIPE
 from contracts.stripe_events import StripeEventReceived
-from services.onboarding import becs, payout_accounts
 from services.onboarding.deps import Onboarding
 from services.onboarding.metrics import STRIPE_EVENTS
+from services.onboarding.service_layer import becs, payout_accounts
 from services.runtime.consumer import Handling, MessageRouter
 
 log = logging.getLogger(__name__)

@@ -131,6 +131,20 @@ def test_an_impure_import_anywhere_under_a_domain_folder_is_caught(tmp_path: Pat
     ]
 
 
+def top_level_classes(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
+
+
+@pytest.mark.parametrize("package", [*SERVICES, "runtime"])
+def test_one_class_name_means_one_class_in_each_service(package: str) -> None:
+    defined: dict[str, list[str]] = {}
+    for path in python_files(ROOT / "services" / package):
+        for name in top_level_classes(path):
+            defined.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in defined.items() if len(paths) > 1} == {}
+
+
 def test_runtime_knows_no_particular_service() -> None:
     for path in python_files(ROOT / "services" / "runtime"):
         for module in imported_modules(path):

@@ -6,8 +6,16 @@ from uuid import uuid4
 
 import pytest
 
-from services.onboarding.domain import MandateStatus, MemberState, PayoutAccount
-from services.onboarding.group_rules import (
+from services.onboarding.domain.group_terms import (
+    Cadence,
+    GroupTerms,
+    InvalidGroupError,
+    Policy,
+    check_terms,
+    default_policy,
+    needed_window,
+)
+from services.onboarding.domain.groups import (
     AdminCannotLeaveError,
     Group,
     GroupFullError,
@@ -21,16 +29,8 @@ from services.onboarding.group_rules import (
     may_join,
     require_admin,
 )
-from services.onboarding.group_terms import (
-    Cadence,
-    GroupTerms,
-    InvalidGroupError,
-    Policy,
-    check_terms,
-    default_policy,
-    needed_window,
-)
-from services.onboarding.payout_order import PayoutOrderMethod, Seat, seed_commitment
+from services.onboarding.domain.members import MandateStatus, MemberState, PayoutAccount
+from services.onboarding.domain.payout_order import PayoutOrderMethod, Seat, seed_commitment
 
 # 10:00 in Sydney on Monday 2 March 2026.
 NOW = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)

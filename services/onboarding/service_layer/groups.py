@@ -8,8 +8,12 @@ from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.activation import activate_if_complete
-from services.onboarding.group_rules import (
+from services.onboarding.domain.group_terms import (
+    GroupTerms,
+    Policy,
+    check_terms,
+)
+from services.onboarding.domain.groups import (
     Group,
     GroupStatus,
     Role,
@@ -20,14 +24,7 @@ from services.onboarding.group_rules import (
     require_forming,
     require_member,
 )
-from services.onboarding.group_store import GroupStore
-from services.onboarding.group_terms import (
-    GroupTerms,
-    Policy,
-    check_terms,
-)
-from services.onboarding.member_store import MemberRecord, MemberStore
-from services.onboarding.payout_order import (
+from services.onboarding.domain.payout_order import (
     InvalidPayoutOrderError,
     PayoutOrderMethod,
     Seat,
@@ -37,6 +34,9 @@ from services.onboarding.payout_order import (
     fixed_order_with,
     fixed_order_without,
 )
+from services.onboarding.service_layer.activation import activate_if_complete
+from services.onboarding.store.groups import GroupStore
+from services.onboarding.store.members import MemberRecord, MemberStore
 from services.runtime.clock import Clock
 from services.runtime.db import Database
 
@@ -46,7 +46,7 @@ INVITE_LENGTH = 8
 
 
 @dataclass(frozen=True)
-class GroupView:
+class GroupSnapshot:
     """A group as one of its members sees it."""
 
     group: Group
@@ -56,7 +56,7 @@ class GroupView:
     waiting_for: list[str]
 
 
-async def create_group(database: Database, clock: Clock, member_id: str, terms: GroupTerms) -> GroupView:
+async def create_group(database: Database, clock: Clock, member_id: str, terms: GroupTerms) -> GroupSnapshot:
     now = clock.now()
     check_terms(terms, now)
     async with database.transaction() as session:
@@ -77,7 +77,7 @@ async def create_group(database: Database, clock: Clock, member_id: str, terms: 
         return await _view(session, group.group_id, clock)
 
 
-async def join_group(database: Database, clock: Clock, member_id: str, invite_code: str) -> GroupView:
+async def join_group(database: Database, clock: Clock, member_id: str, invite_code: str) -> GroupSnapshot:
     """Join by invite code; joining a group one is in already changes nothing."""
     async with database.transaction() as session:
         await MemberStore(session).get(member_id)
@@ -109,7 +109,7 @@ async def change_terms(
     *,
     start_date: date | None,
     policy_change: Callable[[Policy], Policy] | None,
-) -> GroupView:
+) -> GroupSnapshot:
     """The admin moves the start date or changes the policy while the group forms."""
     async with database.transaction() as session:
         groups = GroupStore(session)
@@ -136,7 +136,7 @@ async def set_payout_order(
     *,
     method: PayoutOrderMethod,
     order: list[str] | None,
-) -> GroupView:
+) -> GroupSnapshot:
     """The admin chooses how the order is decided; with ``fixed``, the order itself."""
     async with database.transaction() as session:
         groups = GroupStore(session)
@@ -157,7 +157,7 @@ async def set_payout_order(
 
 async def choose_payout_slot(
     database: Database, clock: Clock, member_id: str, group_id: UUID, slot: int | None
-) -> GroupView:
+) -> GroupSnapshot:
     """A member picks (or, with None, gives up) their slot, when the group lets members choose."""
     async with database.transaction() as session:
         groups = GroupStore(session)
@@ -173,7 +173,7 @@ async def choose_payout_slot(
         return await _view(session, group_id, clock)
 
 
-async def new_invite_code(database: Database, clock: Clock, member_id: str, group_id: UUID) -> GroupView:
+async def new_invite_code(database: Database, clock: Clock, member_id: str, group_id: UUID) -> GroupSnapshot:
     """The admin replaces the invite code: the old one stops working."""
     async with database.transaction() as session:
         groups = GroupStore(session)
@@ -184,7 +184,7 @@ async def new_invite_code(database: Database, clock: Clock, member_id: str, grou
         return await _view(session, group_id, clock)
 
 
-async def read_group(database: Database, clock: Clock, member_id: str, group_id: UUID) -> GroupView:
+async def read_group(database: Database, clock: Clock, member_id: str, group_id: UUID) -> GroupSnapshot:
     async with database.transaction() as session:
         view = await _view(session, group_id, clock)
     require_member(view.seats, member_id)
@@ -197,13 +197,13 @@ async def groups_of(database: Database, member_id: str) -> list[Group]:
         return await GroupStore(session).of_member(member_id)
 
 
-async def _view(session: AsyncSession, group_id: UUID, clock: Clock) -> GroupView:
+async def _view(session: AsyncSession, group_id: UUID, clock: Clock) -> GroupSnapshot:
     groups = GroupStore(session)
     group = await groups.get(group_id)
     seats, joined_at = await groups.seating(group_id)
     members = await MemberStore(session).records([seat.member_id for seat in seats])
     states = {member_id: record.state for member_id, record in members.items()}
-    return GroupView(
+    return GroupSnapshot(
         group=group,
         seats=seats,
         members=members,

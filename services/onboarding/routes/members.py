@@ -12,10 +12,10 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, IPvAnyAddress, StringConstraints, ValidationError, model_validator
 
-from services.onboarding import becs, members, payout_accounts
 from services.onboarding.api import documented_errors
 from services.onboarding.deps import CallerDep, OnboardingDep
-from services.onboarding.member_store import MemberRecord, MemberStore, SetupIntentRecord
+from services.onboarding.service_layer import becs, members, payout_accounts
+from services.onboarding.store.members import MemberRecord, MemberStore, SetupIntentRecord
 from services.onboarding.stripe import MandateAcceptance
 from services.runtime.service import RuntimeDep
 
@@ -63,7 +63,7 @@ class ProfileChange(BaseModel):
         return self
 
 
-class SetupIntentView(BaseModel):
+class SetupIntentSummary(BaseModel):
     setup_intent_id: str = Field(description="The SetupIntent (seti_…).")
     status: str = Field(description="Stripe's status: requires_payment_method, succeeded, …")
     last_error_code: str | None = Field(description="Why the last attempt failed, if it did.")
@@ -76,7 +76,7 @@ class BecsView(BaseModel):
     bank_last4: str | None = Field(
         description="Last four digits of the account, when given through this API."
     )
-    latest_setup_intent: SetupIntentView | None = Field(description="The most recent SetupIntent.")
+    latest_setup_intent: SetupIntentSummary | None = Field(description="The most recent SetupIntent.")
 
 
 class PayoutAccountView(BaseModel):
@@ -273,7 +273,7 @@ async def _member_view(runtime: RuntimeDep, record: MemberRecord) -> MemberView:
             mandate_id=state.mandate_id,
             mandate_status=state.mandate_status.value if state.mandate_status else None,
             bank_last4=record.bank_last4,
-            latest_setup_intent=_setup_intent_view(latest),
+            latest_setup_intent=_setup_intent_summary(latest),
         ),
         payout_account=PayoutAccountView(
             status=state.payout_status.value,
@@ -285,10 +285,10 @@ async def _member_view(runtime: RuntimeDep, record: MemberRecord) -> MemberView:
     )
 
 
-def _setup_intent_view(record: SetupIntentRecord | None) -> SetupIntentView | None:
+def _setup_intent_summary(record: SetupIntentRecord | None) -> SetupIntentSummary | None:
     if record is None:
         return None
-    return SetupIntentView(
+    return SetupIntentSummary(
         setup_intent_id=record.setup_intent_id,
         status=record.status.value,
         last_error_code=record.last_error_code,

@@ -10,11 +10,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.activation import activate_groups_of
-from services.onboarding.domain import MemberState
-from services.onboarding.member_facts import member_facts
-from services.onboarding.member_store import MemberStore
+from services.onboarding.domain.member_facts import member_facts
+from services.onboarding.domain.members import MemberState
 from services.onboarding.metrics import READINESS_CHANGES
+from services.onboarding.service_layer.activation import activate_groups_of
+from services.onboarding.store.members import MemberStore
 from services.runtime.clock import Clock
 from services.runtime.outbox import add_to_outbox
 

@@ -6,10 +6,10 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
-from services.onboarding.group_rules import GroupStatus, activate, activation_blockers
-from services.onboarding.group_store import GroupStore
-from services.onboarding.member_store import MemberStore
+from services.onboarding.domain.groups import GroupStatus, activate, activation_blockers
 from services.onboarding.metrics import GROUPS_ACTIVATED
+from services.onboarding.store.groups import GroupStore
+from services.onboarding.store.members import MemberStore
 from services.runtime.clock import Clock
 from services.runtime.outbox import add_to_outbox
 

@@ -13,9 +13,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from contracts.onboarding import ActivatedMember, GroupActivated, GroupPolicy, PayoutOrderDraw
-from services.onboarding.domain import DomainError, MemberState
-from services.onboarding.group_terms import GroupTerms
-from services.onboarding.payout_order import (
+from services.onboarding.domain.errors import DomainError
+from services.onboarding.domain.group_terms import GroupTerms
+from services.onboarding.domain.members import MemberState
+from services.onboarding.domain.payout_order import (
     DRAW_ALGORITHM,
     PayoutOrderMethod,
     Seat,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.onboarding.domain import DomainError
+from services.onboarding.domain.errors import DomainError
 
 DRAW_ALGORITHM = "sha256-rank-v1"
 

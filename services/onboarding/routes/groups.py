@@ -11,14 +11,9 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.onboarding import groups
 from services.onboarding.api import documented_errors
 from services.onboarding.deps import CallerDep
-from services.onboarding.group_rules import (
-    GroupStatus,
-    Role,
-)
-from services.onboarding.group_terms import (
+from services.onboarding.domain.group_terms import (
     CURRENCY,
     MAX_CONTRIBUTION,
     MAX_SIZE,
@@ -29,7 +24,12 @@ from services.onboarding.group_terms import (
     Policy,
     default_policy,
 )
-from services.onboarding.payout_order import DRAW_ALGORITHM, PayoutOrderMethod, payout_order
+from services.onboarding.domain.groups import (
+    GroupStatus,
+    Role,
+)
+from services.onboarding.domain.payout_order import DRAW_ALGORITHM, PayoutOrderMethod, payout_order
+from services.onboarding.service_layer import groups
 from services.runtime.service import RuntimeDep
 
 router = APIRouter(
@@ -280,7 +280,7 @@ async def new_invite_code(group_id: GroupId, caller: CallerDep, runtime: Runtime
     )
 
 
-def _view(view: groups.GroupView, member_id: str) -> GroupView:
+def _view(view: groups.GroupSnapshot, member_id: str) -> GroupView:
     group, terms = view.group, view.group.terms
     active = group.status is GroupStatus.ACTIVE
     positions = {member: index for index, member in enumerate(group.locked_order, 1)}
@@ -321,7 +321,7 @@ def _view(view: groups.GroupView, member_id: str) -> GroupView:
     )
 
 
-def _order_view(view: groups.GroupView) -> PayoutOrderView:
+def _order_view(view: groups.GroupSnapshot) -> PayoutOrderView:
     group = view.group
     method = group.terms.payout_order_method
     drawn = method is PayoutOrderMethod.RANDOM_DRAW

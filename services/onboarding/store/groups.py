@@ -8,19 +8,19 @@ from sqlalchemy import Row, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.db import groups, memberships
-from services.onboarding.group_rules import (
+from services.onboarding.domain.group_terms import (
+    Cadence,
+    GroupTerms,
+    Policy,
+)
+from services.onboarding.domain.groups import (
     Group,
     GroupNotFoundError,
     GroupStatus,
     Role,
 )
-from services.onboarding.group_terms import (
-    Cadence,
-    GroupTerms,
-    Policy,
-)
-from services.onboarding.payout_order import PayoutOrderMethod, Seat
+from services.onboarding.domain.payout_order import PayoutOrderMethod, Seat
+from services.onboarding.store.tables import groups, memberships
 
 
 class GroupStore:
