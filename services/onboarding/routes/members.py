@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, IPvAnyAddress, StringConstraints, Validat
 
 from services.onboarding.api import documented_errors
 from services.onboarding.deps import CallerDep, OnboardingDep
+from services.onboarding.routes.request_body import Accepted, RequestBody
 from services.onboarding.service_layer import becs, members, payout_accounts
 from services.onboarding.store.members import MemberRecord, MemberStore, SetupIntentRecord
 from services.onboarding.stripe import MandateAcceptance
@@ -38,7 +39,7 @@ Email = Annotated[
 ]
 
 
-class Registration(BaseModel):
+class Registration(RequestBody):
     email: Email | None = Field(
         default=None, description="Contact e-mail; default: the token's `email` claim."
     )
@@ -52,7 +53,7 @@ class Profile(BaseModel):
     display_name: PlainText = Field(description="The name other members see.")
 
 
-class ProfileChange(BaseModel):
+class ProfileChange(RequestBody):
     email: Email | None = Field(default=None, description="New contact e-mail (also the Stripe customer's).")
     display_name: PlainText | None = Field(default=None, description="New display name.")
 
@@ -113,11 +114,11 @@ class SetupIntentStarted(BaseModel):
     status: str = Field(description="Stripe's status, requires_payment_method until confirmed.")
 
 
-class BankDetails(BaseModel):
+class BankDetails(RequestBody):
     bsb_number: str = Field(pattern=r"^\d{6}$", description="Six-digit BSB (test accounts: 000000).")
     account_number: str = Field(pattern=r"^\d{5,9}$", description="Five to nine digits (e.g. 000123456).")
     account_holder_name: PlainText = Field(description="Name on the bank account.")
-    mandate_accepted: Literal[True] = Field(
+    mandate_accepted: Accepted = Field(
         description="The member read and accepted the Direct Debit Request service agreement."
     )
     ip_address: IPvAnyAddress | None = Field(

@@ -109,16 +109,6 @@ class GroupStore:
         ).all()
         return [_group(row) for row in rows]
 
-    async def forming_ids_of(self, member_id: str) -> list[UUID]:
-        found = await self._session.scalars(
-            select(groups.c.group_id)
-            .join(memberships, memberships.c.group_id == groups.c.group_id)
-            .where(memberships.c.member_id == member_id, groups.c.status == GroupStatus.FORMING.value)
-            # One order for every transaction that locks several groups: no deadlock between them.
-            .order_by(groups.c.group_id)
-        )
-        return list(found)
-
 
 def _values(group: Group) -> dict[str, Any]:
     terms = group.terms
