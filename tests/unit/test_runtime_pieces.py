@@ -91,15 +91,15 @@ class ProbeDependencies:
     greeting: str
 
 
-class Pinged(Message):
+class Greeted(Message):
     pass
 
 
-pinged_router = MessageRouter(service="probe")
+greeted_router = MessageRouter(service="probe")
 
 
-@pinged_router.subscriber("collections.evt.pinged", stream="COLLECTIONS", durable="probe-pinged")
-async def on_pinged(message: Pinged, handling: Handling[ProbeDependencies]) -> None:
+@greeted_router.subscriber("collections.evt.greeted", stream="COLLECTIONS", durable="probe-greeted")
+async def on_greeted(message: Greeted, handling: Handling[ProbeDependencies]) -> None:
     return None
 
 
@@ -109,17 +109,17 @@ def test_a_service_composed_without_the_dependencies_its_handlers_declare_refuse
         title="probe",
         description="",
         migrations_dir=Path(__file__).parent,
-        messages=pinged_router,
+        messages=greeted_router,
     )
     settings = CollectionsSettings(database_url="postgresql://rosca@127.0.0.1/none")
     with pytest.raises(
-        TypeError, match="on_pinged needs dependencies of type ProbeDependencies, got NoneType"
+        TypeError, match="on_greeted needs dependencies of type ProbeDependencies, got NoneType"
     ):
         create_service_app(definition, settings)
     with pytest.raises(TypeError, match="got str"):
         create_service_app(replace(definition, dependencies="hello"), settings)
     create_service_app(replace(definition, dependencies=ProbeDependencies("hello")), settings)
-    assert pinged_router.subscriptions[0].dependencies_type is ProbeDependencies
+    assert greeted_router.subscriptions[0].dependencies_type is ProbeDependencies
 
 
 def test_missing_and_malformed_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
