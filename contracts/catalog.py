@@ -88,8 +88,9 @@ CHANNELS: tuple[Channel, ...] = (
         subject=subjects.ONBOARDING_GROUP_ACTIVATED,
         payload=GroupActivated,
         publisher="onboarding",
-        description="A full group whose members are all ready, its payout order locked: the members "
-        "in order with customer, payment method, mandate and payout account, and the policy.",
+        description="A full group whose members are all ready, started by its admin, its payout order "
+        "locked: the members in order with customer, payment method, mandate and payout account, and the "
+        "policy.",
     ),
     Channel(
         subject=subjects.NOTIFY_MEMBER_MANDATE_INACTIVE,

@@ -126,7 +126,7 @@ class PayoutOrderDraw(BaseModel):
 
 
 class GroupActivated(Message):
-    """A group is full, every member is ready, and its payout order is locked: the circle can start.
+    """A group's admin started it, full and with every member ready: its payout order is locked.
 
     Carries everything collections needs, so it never asks onboarding again.
     """

@@ -13,10 +13,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from services.onboarding import group_rules, group_terms, payout_order
 from services.onboarding.auth import AuthenticationUnavailableError, TokenRejectedError
-from services.onboarding.domain import (
-    DomainError,
+from services.onboarding.domain import group_terms, payout_order
+from services.onboarding.domain import groups as group_rules
+from services.onboarding.domain.errors import DomainError
+from services.onboarding.domain.members import (
     MemberNotRegisteredError,
     SetupIntentClosedError,
     SetupIntentNotFoundError,

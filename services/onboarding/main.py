@@ -5,11 +5,11 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
-from services.onboarding import groups_api, members_api
 from services.onboarding.api import add_error_handlers
 from services.onboarding.auth import TokenVerifier
 from services.onboarding.deps import Onboarding
-from services.onboarding.handlers import message_router
+from services.onboarding.handlers import router as messages
+from services.onboarding.routes import groups, members
 from services.onboarding.settings import OnboardingSettings
 from services.onboarding.stripe import StripeApi
 from services.runtime.service import ServiceDefinition, create_service_app
@@ -20,6 +20,7 @@ DEFINITION = ServiceDefinition(
     description="Members, BECS mandates, Connect Express payout accounts, groups and payout order. "
     "Every route needs a member's bearer token (JWT; `sub` is the member id).",
     migrations_dir=Path(__file__).parent / "migrations",
+    messages=messages,
 )
 
 
@@ -30,10 +31,10 @@ def create_app(settings: OnboardingSettings) -> FastAPI:
         max_network_retries=settings.stripe_max_network_retries,
     )
     routes = APIRouter()
-    routes.include_router(members_api.router)
-    routes.include_router(groups_api.router)
-    definition = replace(DEFINITION, api=routes, messages=message_router(stripe_api))
-    app = create_service_app(definition, settings)
-    app.state.onboarding = Onboarding(settings, stripe_api, TokenVerifier(settings))
+    routes.include_router(members.router)
+    routes.include_router(groups.router)
+    onboarding = Onboarding(settings, stripe_api, TokenVerifier(settings))
+    app = create_service_app(replace(DEFINITION, api=routes, dependencies=onboarding), settings)
+    app.state.onboarding = onboarding
     add_error_handlers(app)
     return app

@@ -16,7 +16,7 @@ from typing import Any
 import stripe
 from pydantic import SecretStr
 
-from services.onboarding.domain import PayoutAccount, SetupIntentStatus
+from services.onboarding.domain.members import PayoutAccount, SetupIntentStatus
 
 BECS = "au_becs_debit"
 

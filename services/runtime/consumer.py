@@ -1,10 +1,12 @@
 """Durable pull consumers: explicit ack after commit, inbox de-duplication, back-off, dead letters.
 
-A handler receives the parsed message and a ``Handling`` whose session is the transaction the
-inbox row, the handler's effect and any outbox messages commit in. The message is acked only after
-that commit; a failure naks it with back-off; after ``max_deliver`` failures (or at once, for a body
-that does not parse) it is published to ``deadletter.<service>.<consumer>`` with its error and
-terminated, so the messages behind it keep flowing.
+A handler is a plain function of the parsed message and a ``Handling``, whose session is the
+transaction the inbox row, the handler's effect and any outbox messages commit in, and whose
+``dependencies`` are the service's own (its Stripe client, say), set once where the service is
+composed: routers are declared at module level and no handler closes over anything. The message
+is acked only after that commit; a failure naks it with back-off; after ``max_deliver`` failures
+(or at once, for a body that does not parse) it is published to ``deadletter.<service>.<consumer>``
+with its error and terminated, so the messages behind it keep flowing.
 """
 
 import asyncio
@@ -16,7 +18,7 @@ import time
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from nats.aio.msg import Msg
@@ -38,23 +40,30 @@ from services.runtime.outbox import add_to_outbox, message_headers
 
 log = logging.getLogger(__name__)
 
+DependenciesT = TypeVar("DependenciesT")
+
 
 @dataclass(frozen=True)
-class Handling:
-    """What a handler works with besides the message itself."""
+class Handling(Generic[DependenciesT]):
+    """What a handler works with besides the message itself.
+
+    A handler names the type of its service's dependencies as ``Handling[ThatType]`` (``None``
+    for a service with none); the runtime checks the object given at composition against it.
+    """
 
     session: AsyncSession
     clock: Clock
     subject: str
     delivery: int
     message_id: UUID
+    dependencies: DependenciesT
 
     async def publish(self, subject: str, message: Message) -> None:
         """Send ``message`` once this transaction commits (through the outbox)."""
         await add_to_outbox(self.session, subject, message)
 
 
-Handler = Callable[[Any, Handling], Awaitable[None]]
+Handler = Callable[[Any, Handling[Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,17 @@ class Subscription:
     durable: str
     model: type[Message]
     handler: Handler
+    # What ``Handling[...]`` the handler declared; None when it did not say.
+    dependencies_type: type | None = None
+
+    def check_dependencies(self, dependencies: object) -> None:
+        """Refuse, at composition, dependencies the handler would not know what to do with."""
+        expected = self.dependencies_type
+        if expected is not None and not isinstance(dependencies, expected):
+            raise TypeError(
+                f"{self.handler.__qualname__} needs dependencies of type {expected.__qualname__}, "
+                f"got {type(dependencies).__qualname__}"
+            )
 
 
 @dataclass
@@ -75,12 +95,17 @@ class MessageRouter:
 
     def subscriber(self, subject: str, *, stream: str, durable: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
+            model, dependencies_type = _handler_types(handler)
             self.subscriptions.append(
-                Subscription(subject, stream, durable, _message_model(handler), handler)
+                Subscription(subject, stream, durable, model, handler, dependencies_type)
             )
             return handler
 
         return register
+
+    def check_dependencies(self, dependencies: object) -> None:
+        for subscription in self.subscriptions:
+            subscription.check_dependencies(dependencies)
 
 
 @dataclass(frozen=True)
@@ -107,7 +132,9 @@ class Consumer:
         namespace: Namespace,
         clock: Clock,
         policy: ConsumerPolicy,
+        dependencies: object = None,
     ) -> None:
+        subscription.check_dependencies(dependencies)
         self._service = service
         self._subscription = subscription
         self._js = js
@@ -115,6 +142,7 @@ class Consumer:
         self._namespace = namespace
         self._clock = clock
         self._policy = policy
+        self._dependencies = dependencies
         self.name = subscription.durable
         self.ready = False
 
@@ -201,7 +229,9 @@ class Consumer:
             async with self._database.transaction() as session:
                 fresh = await first_delivery(session, self.name, message.message_id, subject)
                 if fresh:
-                    handling = Handling(session, self._clock, subject, delivery, message.message_id)
+                    handling = Handling(
+                        session, self._clock, subject, delivery, message.message_id, self._dependencies
+                    )
                     await self._subscription.handler(message, handling)
         except Exception as error:
             if delivery >= self._policy.max_deliver:
@@ -264,13 +294,22 @@ def _being_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-def _message_model(handler: Handler) -> type[Message]:
+def _handler_types(handler: Handler) -> tuple[type[Message], type | None]:
+    """The message model a handler takes, and the dependencies type its ``Handling[...]`` names."""
     parameters = list(inspect.signature(handler).parameters)
     hints = typing.get_type_hints(handler)
     model = hints.get(parameters[0]) if parameters else None
     if not (isinstance(model, type) and issubclass(model, Message)):
         raise TypeError(f"{handler.__qualname__}: first parameter must be annotated with a Message model")
-    return model
+    handling = hints.get(parameters[1]) if len(parameters) > 1 else None
+    if typing.get_origin(handling) is not Handling:
+        return model, None
+    (declared,) = typing.get_args(handling)
+    if declared is None:
+        return model, type(None)
+    if not isinstance(declared, type):
+        raise TypeError(f"{handler.__qualname__}: Handling[...] must name a class (or None)")
+    return model, declared
 
 
 async def run_consumers(consumers: list[Consumer]) -> None:

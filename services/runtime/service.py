@@ -42,6 +42,8 @@ class ServiceDefinition:
     description: str
     migrations_dir: Path
     messages: MessageRouter | None = None
+    # What the message handlers receive as ``handling.dependencies``, built in create_app.
+    dependencies: object = None
     api: APIRouter | None = None
     # The service's own long-running work (a firing loop, a poller), started once the database,
     # NATS, the clock and the relay are up; /readyz reports it not running if it ever stops.
@@ -50,6 +52,8 @@ class ServiceDefinition:
 
 class ServiceRuntime:
     def __init__(self, definition: ServiceDefinition, settings: ServiceSettings) -> None:
+        if definition.messages is not None:
+            definition.messages.check_dependencies(definition.dependencies)
         self.definition = definition
         self.settings = settings
         self.namespace = Namespace(settings.namespace)
@@ -121,6 +125,7 @@ class ServiceRuntime:
                 namespace=self.namespace,
                 clock=self.clock,
                 policy=policy,
+                dependencies=self.definition.dependencies,
             )
             for subscription in (router.subscriptions if router else [])
         ]

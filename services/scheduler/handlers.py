@@ -15,7 +15,7 @@ router = MessageRouter(service="scheduler")
 
 
 @router.subscriber(subjects.SCHEDULER_SCHEDULE, stream=SCHEDULER.name, durable="scheduler-schedule")
-async def on_schedule_timer(message: ScheduleTimer, handling: Handling) -> None:
+async def on_schedule_timer(message: ScheduleTimer, handling: Handling[None]) -> None:
     store = TimerStore(handling.session)
     change = domain.schedule(await store.lock(message.timer_id), message, handling.clock.now())
     if change.timer is not None:
@@ -24,7 +24,7 @@ async def on_schedule_timer(message: ScheduleTimer, handling: Handling) -> None:
 
 
 @router.subscriber(subjects.SCHEDULER_CANCEL, stream=SCHEDULER.name, durable="scheduler-cancel")
-async def on_cancel_timer(message: CancelTimer, handling: Handling) -> None:
+async def on_cancel_timer(message: CancelTimer, handling: Handling[None]) -> None:
     store = TimerStore(handling.session)
     change = domain.cancel(await store.lock(message.timer_id), message, handling.clock.now())
     if change.timer is not None:

@@ -78,6 +78,7 @@ def probe_consumer(
     router: MessageRouter = probe_router,
     max_deliver: int = 5,
     ack_wait: float = 1.0,
+    dependencies: object = None,
 ) -> Consumer:
     return Consumer(
         "probe",
@@ -87,6 +88,7 @@ def probe_consumer(
         namespace=Namespace(namespace),
         clock=SystemClock(),
         policy=ConsumerPolicy(max_deliver=max_deliver, backoff_seconds=(0.1,), ack_wait_seconds=ack_wait),
+        dependencies=dependencies,
     )
 
 

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import signal
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import nats
@@ -115,7 +116,7 @@ async def test_redelivery_to_a_second_replica_while_the_first_still_works_is_app
     slow_router = MessageRouter(service="probe")
 
     @slow_router.subscriber(PROBE_SUBJECT, stream=PROBE_STREAM.name, durable="probe-recorder")
-    async def on_probe_recorded(message: ProbeRecorded, handling: Handling) -> None:
+    async def on_probe_recorded(message: ProbeRecorded, handling: Handling[None]) -> None:
         nonlocal calls
         calls += 1
         await handling.session.execute(
@@ -131,6 +132,31 @@ async def test_redelivery_to_a_second_replica_while_the_first_still_works_is_app
         await eventually(lambda: probe_consumer_idle(js, namespace))
     assert calls == 1, "the second replica must find the inbox row and skip the handler"
     assert await applied_values(database) == ["slow"]
+
+
+@dataclass(frozen=True)
+class Prefix:
+    text: str
+
+
+prefixing_router = MessageRouter(service="probe")
+
+
+@prefixing_router.subscriber(PROBE_SUBJECT, stream=PROBE_STREAM.name, durable="probe-recorder")
+async def record_with_prefix(message: ProbeRecorded, handling: Handling[Prefix]) -> None:
+    value = f"{handling.dependencies.text}{message.value}"
+    await handling.session.execute(effects.insert().values(message_id=message.message_id, value=value))
+
+
+async def test_a_handler_receives_the_dependencies_given_when_its_consumer_was_built(
+    js: JetStreamContext, namespace: str, database_url: str, database: Database
+) -> None:
+    await prepare(js, namespace, database_url, DUPLICATE_WINDOW)
+    consumer = probe_consumer(js, database, namespace, router=prefixing_router, dependencies=Prefix("dep:"))
+    async with running(consumer):
+        await publish_probe(js, namespace, probe_message("value"))
+        await eventually(lambda: probe_consumer_idle(js, namespace))
+    assert await applied_values(database) == ["dep:value"]
 
 
 async def test_consumer_crashing_before_ack_gets_redelivery_and_applies_once(

@@ -1,6 +1,8 @@
 import gc
 import logging
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from services.runtime.clock import FixedClock, parse_duration
 from services.runtime.consumer import ConsumerPolicy, Handling, MessageRouter
 from services.runtime.entrypoint import ConfigurationError, load_settings
 from services.runtime.naming import Namespace
+from services.runtime.service import ServiceDefinition, create_service_app
 
 
 @pytest.mark.parametrize(
@@ -72,15 +75,51 @@ def test_router_takes_the_message_model_from_the_handler_signature() -> None:
     router = MessageRouter(service="probe")
 
     @router.subscriber("collections.evt.pinged", stream="COLLECTIONS", durable="probe-pinged")
-    async def on_pinged(message: Pinged, handling: Handling) -> None:
+    async def on_pinged(message: Pinged, handling: Handling[None]) -> None:
         return None
 
     assert router.subscriptions[0].model is Pinged
     with pytest.raises(TypeError, match="Message model"):
 
         @router.subscriber("collections.evt.other", stream="COLLECTIONS", durable="probe-other")
-        async def untyped(message: dict[str, str], handling: Handling) -> None:
+        async def untyped(message: dict[str, str], handling: Handling[None]) -> None:
             return None
+
+
+@dataclass(frozen=True)
+class ProbeDependencies:
+    greeting: str
+
+
+class Greeted(Message):
+    pass
+
+
+greeted_router = MessageRouter(service="probe")
+
+
+@greeted_router.subscriber("collections.evt.greeted", stream="COLLECTIONS", durable="probe-greeted")
+async def on_greeted(message: Greeted, handling: Handling[ProbeDependencies]) -> None:
+    return None
+
+
+def test_a_service_composed_without_the_dependencies_its_handlers_declare_refuses_to_start() -> None:
+    definition = ServiceDefinition(
+        name="probe",
+        title="probe",
+        description="",
+        migrations_dir=Path(__file__).parent,
+        messages=greeted_router,
+    )
+    settings = CollectionsSettings(database_url="postgresql://rosca@127.0.0.1/none")
+    with pytest.raises(
+        TypeError, match="on_greeted needs dependencies of type ProbeDependencies, got NoneType"
+    ):
+        create_service_app(definition, settings)
+    with pytest.raises(TypeError, match="got str"):
+        create_service_app(replace(definition, dependencies="hello"), settings)
+    create_service_app(replace(definition, dependencies=ProbeDependencies("hello")), settings)
+    assert greeted_router.subscriptions[0].dependencies_type is ProbeDependencies
 
 
 def test_missing_and_malformed_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -259,6 +259,10 @@ class Stack:
         ).json()
         return group
 
+    async def start(self, admin_id: str, group_id: str) -> dict[str, Any]:
+        group: dict[str, Any] = (await self.call("POST", f"/groups/{group_id}/start", admin_id)).json()
+        return group
+
     async def group(self, member_id: str, group_id: str) -> dict[str, Any]:
         group: dict[str, Any] = (await self.call("GET", f"/groups/{group_id}", member_id)).json()
         return group

@@ -246,3 +246,91 @@ async def test_the_admin_changes_terms_only_to_valid_ones(stack: Stack) -> None:
         "collection_window_business_days": 15,
         "platform_fee_bps": 150,
     }
+
+
+async def test_a_field_set_at_creation_is_refused_by_name_and_the_group_is_unchanged(stack: Stack) -> None:
+    admin = await stack.register()
+    group = await stack.create_group(admin)
+    path = f"/groups/{group['group_id']}"
+    answer = await stack.call(
+        "PATCH", path, admin, {"contribution_amount": 9_000, "size": 4, "colour": "red"}, expect=422
+    )
+    problems = {p["field"]: p["message"] for p in answer.json()["error"]["problems"]}
+    assert problems == {
+        "body.contribution_amount": "is set when the group is created and cannot be changed",
+        "body.size": "is set when the group is created and cannot be changed",
+        "body.colour": "Extra inputs are not permitted",
+    }
+    answer = await stack.call("PATCH", path, admin, {"payout_order_method": "fixed"}, expect=422)
+    assert "payout-order" in answer.json()["error"]["problems"][0]["message"]
+    after = await stack.group(admin, group["group_id"])
+    assert (after["contribution_amount"], after["size"], after["payout_order"]["method"]) == (
+        5_000,
+        3,
+        "join_order",
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/groups", {**group_terms(), "admin": "someone"}, "body.admin"),
+        ("POST", "/groups", {**group_terms(), "policy": {"retries": 9}}, "body.policy.retries"),
+        ("POST", "/members", {"email": "a@example.com", "display_name": "A", "role": "x"}, "body.role"),
+        ("PATCH", "/members/me", {"display_name": "A", "member_id": "other"}, "body.member_id"),
+        ("POST", "/groups/join", {"invite_code": "ABCDEFGH", "group_id": "x"}, "body.group_id"),
+    ],
+)
+async def test_an_unknown_field_in_a_body_is_refused_by_name(
+    stack: Stack, method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    member = await stack.register()
+    answer = await stack.call(method, path, member, body, expect=422)
+    assert answer.json()["error"]["type"] == "invalid_request"
+    assert field in [p["field"] for p in answer.json()["error"]["problems"]]
+    assert (await stack.call("GET", "/groups", member)).json() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**group_terms(), "contribution_amount": "5000"}, "body.contribution_amount"),
+        ({**group_terms(), "contribution_amount": 5000.0}, "body.contribution_amount"),
+        ({**group_terms(), "size": True}, "body.size"),
+        ({**group_terms(), "policy": {"attempt_limit": "3"}}, "body.policy.attempt_limit"),
+        ({**group_terms(), "start_date": f"{days_from_today(30)}T00:00:00"}, "body.start_date"),
+        ({**group_terms(), "start_date": f"{days_from_today(30)}T09:30:00+10:00"}, "body.start_date"),
+    ],
+)
+async def test_a_number_or_date_is_taken_only_as_itself(
+    stack: Stack, body: dict[str, Any], field: str
+) -> None:
+    admin = await stack.register()
+    answer = await stack.call("POST", "/groups", admin, body, expect=422)
+    assert [p["field"] for p in answer.json()["error"]["problems"]] == [field]
+    assert (await stack.call("GET", "/groups", admin)).json() == []
+
+
+async def test_a_changed_start_date_or_slot_is_taken_only_as_a_date_or_a_number(stack: Stack) -> None:
+    admin = await stack.register()
+    group = await stack.create_group(admin, payout_order_method="members_choice")
+    path = f"/groups/{group['group_id']}"
+    answer = await stack.call(
+        "PATCH", path, admin, {"start_date": f"{days_from_today(40)}T00:00:00"}, expect=422
+    )
+    assert [p["field"] for p in answer.json()["error"]["problems"]] == ["body.start_date"]
+    answer = await stack.call("PUT", f"{path}/payout-slot", admin, {"slot": "1"}, expect=422)
+    assert [p["field"] for p in answer.json()["error"]["problems"]] == ["body.slot"]
+    assert (await stack.group(admin, group["group_id"]))["start_date"] == group["start_date"]
+
+
+async def test_the_mandate_is_accepted_only_with_true(stack: Stack) -> None:
+    member = await stack.register()
+    started = (await stack.call("POST", "/members/me/becs/setup-intents", member)).json()
+    path = f"/members/me/becs/setup-intents/{started['setup_intent_id']}/confirm"
+    for accepted in (1, "true", "yes"):
+        answer = await stack.call(
+            "POST", path, member, {**bank_details(), "mandate_accepted": accepted}, expect=422
+        )
+        assert [p["field"] for p in answer.json()["error"]["problems"]] == ["body.mandate_accepted"]
+    assert (await stack.me(member))["becs"]["mandate_id"] is None

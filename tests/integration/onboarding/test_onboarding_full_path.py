@@ -1,4 +1,4 @@
-"""From sign-up to an activated group, through the HTTP API, the Stripe simulator and the gateway."""
+"""From sign-up to a started group, through the HTTP API, the Stripe simulator and the gateway."""
 
 import hashlib
 from typing import Any
@@ -18,7 +18,7 @@ async def activations(stack: Stack, group_id: str) -> list[dict[str, Any]]:
     ]
 
 
-async def test_three_members_sign_up_get_ready_and_their_group_activates_with_all_collections_needs(
+async def test_three_members_sign_up_get_ready_and_their_admin_starts_the_group_with_all_collections_needs(
     stack: Stack,
 ) -> None:
     admin = await stack.register(name="Ada")
@@ -51,9 +51,24 @@ async def test_three_members_sign_up_get_ready_and_their_group_activates_with_al
     assert full["waiting_for"] == [f"{third} is not ready yet"]
     assert await activations(stack, group["group_id"]) == []
 
+    # Not started until the admin says so: no one is ready yet, so the start is refused with why.
+    refused = await stack.call("POST", f"/groups/{group['group_id']}/start", admin, expect=409)
+    assert refused.json()["error"]["type"] == "group_not_ready_to_start"
+    assert f"{third} is not ready yet" in refused.json()["error"]["message"]
+
     await stack.onboard_payout_account(third)
     await stack.wait_for_readiness(third, ready=True)
     await stack.settle()
+    ready = await stack.group(third, group["group_id"])
+    assert (ready["status"], ready["waiting_for"]) == ("ready_to_start", ["the admin to start the group"])
+    assert ready["payout_order"]["locked"] is False
+    assert await activations(stack, group["group_id"]) == []
+
+    started = await stack.start(admin, group["group_id"])
+    assert started["status"] == "active"
+    # Starting again is harmless: the same group, no second event.
+    assert (await stack.start(admin, group["group_id"]))["activated_at"] == started["activated_at"]
+    await stack.settle(through_simulator=False)
 
     [published] = await activations(stack, group["group_id"])
     activated = GroupActivated.model_validate({k: v for k, v in published.items() if k != "subject"})
@@ -99,7 +114,7 @@ async def test_three_members_sign_up_get_ready_and_their_group_activates_with_al
     await stack.call("POST", f"/groups/{group['group_id']}/leave", second, expect=409)
 
 
-async def test_a_group_activates_as_its_last_ready_member_joins_in_the_order_the_admin_fixed(
+async def test_the_admin_places_the_last_member_to_join_before_starting_a_fixed_order_group(
     stack: Stack,
 ) -> None:
     admin = await stack.ready_member(name="Admin")
@@ -110,12 +125,61 @@ async def test_a_group_activates_as_its_last_ready_member_joins_in_the_order_the
     assert group["policy"]["attempt_limit"] == 2  # the weekly default: two attempts fit in five days
 
     joined = await stack.join(member, group["invite_code"])
-    # Newcomers go last in a fixed order; the group activated with the order as it stood.
-    assert joined["status"] == "active"
+    # Full and ready, but not started: newcomers go last until the admin moves them.
+    assert joined["status"] == "ready_to_start"
     assert joined["payout_order"]["order"] == [admin, member]
-    assert [(m["member_id"], m["position"]) for m in joined["members"]] == [(admin, 1), (member, 2)]
-    await stack.settle()
+    path = f"/groups/{group['group_id']}/payout-order"
+    await stack.call("PUT", path, admin, {"method": "fixed", "order": [member, admin]})
+
+    started = await stack.start(admin, group["group_id"])
+    assert started["status"] == "active"
+    assert started["payout_order"]["order"] == [member, admin]
+    assert [(m["member_id"], m["position"]) for m in started["members"]] == [(admin, 2), (member, 1)]
+    await stack.settle(through_simulator=False)
     [published] = await activations(stack, group["group_id"])
+    assert [m["member_id"] for m in published["members"]] == [member, admin]
     assert published["payout_order_method"] == "fixed"
     assert published["draw"] is None
     assert published["cadence"] == "weekly"
+
+
+async def test_in_a_members_choice_group_the_last_member_to_join_chooses_before_the_start(
+    stack: Stack,
+) -> None:
+    admin, second, last = [await stack.ready_member(name=name) for name in ("Admin", "Second", "Last")]
+    for member in (admin, second, last):
+        await stack.wait_for_readiness(member, ready=True)
+    group = await stack.create_group(admin, size=3, payout_order_method="members_choice")
+    slot_path = f"/groups/{group['group_id']}/payout-slot"
+    await stack.join(second, group["invite_code"])
+    await stack.call("PUT", slot_path, admin, {"slot": 3})
+    await stack.call("PUT", slot_path, second, {"slot": 2})
+
+    full = await stack.join(last, group["invite_code"])
+    assert full["status"] == "forming"
+    assert full["waiting_for"] == [f"{last} has not chosen a payout slot"]
+    refused = await stack.call("POST", f"/groups/{group['group_id']}/start", admin, expect=409)
+    assert f"{last} has not chosen a payout slot" in refused.json()["error"]["message"]
+
+    await stack.call("PUT", slot_path, last, {"slot": 1})
+    assert (await stack.group(last, group["group_id"]))["status"] == "ready_to_start"
+    started = await stack.start(admin, group["group_id"])
+    assert started["payout_order"]["order"] == [last, second, admin]
+    # Only the admin starts; once started, no slot changes.
+    await stack.call("PUT", slot_path, last, {"slot": 2}, expect=409)
+    await stack.settle(through_simulator=False)
+    [published] = await activations(stack, group["group_id"])
+    assert [m["member_id"] for m in published["members"]] == [last, second, admin]
+
+
+async def test_only_the_admin_starts_a_group(stack: Stack) -> None:
+    admin, member = await stack.ready_member(name="Admin"), await stack.ready_member(name="Member")
+    for who in (admin, member):
+        await stack.wait_for_readiness(who, ready=True)
+    group = await stack.create_group(admin, size=2)
+    await stack.join(member, group["invite_code"])
+    answer = await stack.call("POST", f"/groups/{group['group_id']}/start", member, expect=403)
+    assert answer.json()["error"]["type"] == "not_group_admin"
+    assert (await stack.group(member, group["group_id"]))["status"] == "ready_to_start"
+    await stack.settle(through_simulator=False)
+    assert await activations(stack, group["group_id"]) == []

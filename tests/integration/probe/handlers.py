@@ -13,7 +13,7 @@ class PoisonError(Exception):
 
 
 @router.subscriber(PROBE_SUBJECT, stream=PROBE_STREAM.name, durable="probe-recorder")
-async def on_probe_recorded(message: ProbeRecorded, handling: Handling) -> None:
+async def on_probe_recorded(message: ProbeRecorded, handling: Handling[None]) -> None:
     if message.value == POISON:
         raise PoisonError("this message can never be applied")
     await handling.session.execute(insert(effects).values(message_id=message.message_id, value=message.value))

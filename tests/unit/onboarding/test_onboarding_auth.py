@@ -226,7 +226,7 @@ async def test_without_any_way_to_check_tokens_every_route_answers_503() -> None
         if path.startswith("/onboarding/") and not path.endswith(("healthz", "readyz", "metrics"))
         for method in operations
     ]
-    assert len(routes) == 16
+    assert len(routes) == 17
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://onboarding"
     ) as client:

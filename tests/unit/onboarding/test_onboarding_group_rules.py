@@ -1,4 +1,4 @@
-"""What a valid group is, who may join, leave or change it, and when it activates."""
+"""What a valid group is, who may join, leave or change it, and when its admin may start it."""
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -6,22 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from services.onboarding.domain import MandateStatus, MemberState, PayoutAccount
-from services.onboarding.group_rules import (
-    AdminCannotLeaveError,
-    Group,
-    GroupFullError,
-    GroupLockedError,
-    GroupNotFoundError,
-    GroupStatus,
-    NotGroupAdminError,
-    activate,
-    activation_blockers,
-    check_may_leave,
-    may_join,
-    require_admin,
-)
-from services.onboarding.group_terms import (
+from services.onboarding.domain.group_terms import (
     Cadence,
     GroupTerms,
     InvalidGroupError,
@@ -30,7 +15,24 @@ from services.onboarding.group_terms import (
     default_policy,
     needed_window,
 )
-from services.onboarding.payout_order import PayoutOrderMethod, Seat, seed_commitment
+from services.onboarding.domain.groups import (
+    AdminCannotLeaveError,
+    Group,
+    GroupFullError,
+    GroupLockedError,
+    GroupNotFoundError,
+    GroupNotReadyToStartError,
+    GroupStatus,
+    NotGroupAdminError,
+    activate,
+    check_may_leave,
+    may_join,
+    require_admin,
+    shown_status,
+    start_blockers,
+)
+from services.onboarding.domain.members import MandateStatus, MemberState, PayoutAccount
+from services.onboarding.domain.payout_order import PayoutOrderMethod, Seat, seed_commitment
 
 # 10:00 in Sydney on Monday 2 March 2026.
 NOW = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
@@ -157,16 +159,29 @@ def test_the_admin_role_is_the_admins_and_strangers_see_no_group() -> None:
         require_admin(group(), SEATS, "di")
 
 
-def test_a_group_waits_until_full_every_member_ready_and_the_start_date_ahead() -> None:
-    assert activation_blockers(group(), SEATS, READY, NOW) == []
-    assert activation_blockers(group(), SEATS[:2], READY, NOW) == ["2 of 3 members have joined"]
+def test_a_group_waits_until_full_every_member_ready_the_order_complete_and_the_start_date_ahead() -> None:
+    assert start_blockers(group(), SEATS, READY, NOW) == []
+    assert start_blockers(group(), SEATS[:2], READY, NOW) == ["2 of 3 members have joined"]
     unready = {**READY, "bo": replace(READY["bo"], mandate_status=MandateStatus.INACTIVE)}
-    assert activation_blockers(group(), SEATS, unready, NOW) == ["bo is not ready yet"]
+    assert start_blockers(group(), SEATS, unready, NOW) == ["bo is not ready yet"]
     late = datetime(2026, 3, 16, 1, 0, tzinfo=UTC)
-    assert activation_blockers(group(), SEATS, READY, late) == [
+    assert start_blockers(group(), SEATS, READY, late) == [
         "the start date has passed: the admin must choose a new one"
     ]
-    assert activation_blockers(group(status=GroupStatus.ACTIVE), SEATS[:1], {}, NOW) == []
+    assert start_blockers(group(status=GroupStatus.ACTIVE), SEATS[:1], {}, NOW) == []
+    choosing = group(terms=replace(TERMS, payout_order_method=PayoutOrderMethod.MEMBERS_CHOICE))
+    chosen = [Seat("ada", 1, 2), Seat("bo", 2), Seat("cy", 3)]
+    assert start_blockers(choosing, chosen, READY, NOW) == [
+        "bo has not chosen a payout slot",
+        "cy has not chosen a payout slot",
+    ]
+    assert start_blockers(choosing, [Seat("ada", 1, 2), Seat("bo", 2, 3), Seat("cy", 3, 1)], READY, NOW) == []
+
+
+def test_a_group_with_nothing_left_to_wait_for_shows_ready_to_start_until_its_admin_starts_it() -> None:
+    assert shown_status(group(), []) is GroupStatus.READY_TO_START
+    assert shown_status(group(), ["2 of 3 members have joined"]) is GroupStatus.FORMING
+    assert shown_status(group(status=GroupStatus.ACTIVE), []) is GroupStatus.ACTIVE
 
 
 def test_activation_locks_the_order_and_carries_each_members_debit_and_payout_details() -> None:
@@ -191,9 +206,11 @@ def test_activation_locks_the_order_and_carries_each_members_debit_and_payout_de
     assert activated.policy.collection_window_business_days == 10
 
 
-def test_a_group_that_is_not_complete_cannot_be_activated() -> None:
-    with pytest.raises(GroupLockedError, match="2 of 3"):
+def test_a_group_that_is_not_ready_cannot_start_and_one_that_started_cannot_start_again() -> None:
+    with pytest.raises(GroupNotReadyToStartError, match="cannot start yet: 2 of 3 members have joined"):
         activate(group(), SEATS[:2], READY, NOW)
+    with pytest.raises(GroupLockedError):
+        activate(group(status=GroupStatus.ACTIVE), SEATS, READY, NOW)
     _, activated = activate(group(), SEATS, READY, NOW)
     assert activated.draw is None
     assert [m.member_id for m in activated.members] == ["ada", "bo", "cy"]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.onboarding.payout_order import (
+from services.onboarding.domain.payout_order import (
     InvalidPayoutOrderError,
     PayoutOrderMethod,
     Seat,

@@ -6,7 +6,8 @@ from uuid import uuid4
 import pytest
 
 from contracts import subjects
-from services.onboarding.domain import (
+from services.onboarding.domain.member_facts import member_facts
+from services.onboarding.domain.members import (
     MandateStatus,
     MemberState,
     PayoutAccount,
@@ -19,7 +20,6 @@ from services.onboarding.domain import (
     setup_failure_applies,
     supersedes,
 )
-from services.onboarding.member_facts import member_facts
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 READY_ACCOUNT = PayoutAccount(

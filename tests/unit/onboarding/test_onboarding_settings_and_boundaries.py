@@ -1,18 +1,10 @@
-"""The onboarding settings `rosca up` passes, and the rule that the onboarding rules stay pure."""
-
-import ast
-import sys
-from pathlib import Path
+"""The onboarding settings `rosca up` passes (the rules' purity is tests/unit/test_architecture.py's)."""
 
 import pytest
 from pydantic import ValidationError
 
 from services.onboarding.settings import OnboardingSettings
 from services.runtime.entrypoint import ConfigurationError, load_settings
-
-ONBOARDING = Path(__file__).resolve().parents[3] / "services" / "onboarding"
-# The service's rules: no I/O, so their tests need no database, broker or Stripe.
-PURE_MODULES = ("domain", "group_terms", "group_rules", "payout_order", "member_facts")
 
 
 def test_the_stripe_key_has_no_default_and_the_rest_have_the_documented_ones(
@@ -66,21 +58,3 @@ def test_an_empty_optional_setting_is_unset_and_a_short_secret_is_refused(
     monkeypatch.setenv("ROSCA_ONBOARDING_JWT_HS256_SECRET", "too-short")
     with pytest.raises(ValidationError, match="at least 32 characters"):
         OnboardingSettings()
-
-
-def imported_modules(path: Path) -> set[str]:
-    modules: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            modules.add(node.module)
-    return modules
-
-
-@pytest.mark.parametrize("module", PURE_MODULES)
-def test_the_onboarding_rules_import_only_the_standard_library_contracts_and_each_other(module: str) -> None:
-    allowed = {f"services.onboarding.{pure}" for pure in PURE_MODULES}
-    for imported in imported_modules(ONBOARDING / f"{module}.py"):
-        top = imported.split(".")[0]
-        assert top in sys.stdlib_module_names or top == "contracts" or imported in allowed, imported

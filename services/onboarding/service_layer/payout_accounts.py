@@ -9,10 +9,10 @@ stored is always Stripe's latest word and never goes back to an older one.
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.stripe_events import StripeEventReceived
-from services.onboarding.domain import account_event_is_stale
-from services.onboarding.member_changes import publish_member_changes
-from services.onboarding.member_store import MemberStore
+from services.onboarding.domain.members import account_event_is_stale
+from services.onboarding.service_layer.member_changes import publish_member_changes
 from services.onboarding.settings import OnboardingSettings
+from services.onboarding.store.members import MemberStore
 from services.onboarding.stripe import OnboardingLink, StripeApi, idempotency_key
 from services.runtime.clock import Clock
 from services.runtime.db import Database

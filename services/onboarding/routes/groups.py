@@ -1,24 +1,20 @@
 """HTTP edge for groups: create, join by invite code, leave, read, and the admin's changes.
 
 A group is visible only to its members: to anyone else it does not exist (404). Changing its
-terms, payout order or invite code takes the admin role (403 for other members).
+terms, payout order or invite code, and starting it, take the admin role (403 for other members).
 """
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictInt, StringConstraints, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from services.onboarding import groups
 from services.onboarding.api import documented_errors
 from services.onboarding.deps import CallerDep
-from services.onboarding.group_rules import (
-    GroupStatus,
-    Role,
-)
-from services.onboarding.group_terms import (
+from services.onboarding.domain.group_terms import (
     CURRENCY,
     MAX_CONTRIBUTION,
     MAX_SIZE,
@@ -29,7 +25,13 @@ from services.onboarding.group_terms import (
     Policy,
     default_policy,
 )
-from services.onboarding.payout_order import DRAW_ALGORITHM, PayoutOrderMethod, payout_order
+from services.onboarding.domain.groups import (
+    GroupStatus,
+    Role,
+)
+from services.onboarding.domain.payout_order import DRAW_ALGORITHM, PayoutOrderMethod, payout_order
+from services.onboarding.routes.request_body import CalendarDate, RequestBody
+from services.onboarding.service_layer import groups
 from services.runtime.service import RuntimeDep
 
 router = APIRouter(
@@ -43,22 +45,24 @@ MemberId = Annotated[str, StringConstraints(min_length=1, max_length=200, patter
 GroupId = Annotated[UUID, Field(description="The group's id.")]
 
 
-class PolicyChoice(BaseModel):
+class PolicyChoice(RequestBody):
     """Any field left out takes the cadence's default (weekly 2/1/5, fortnightly 3/1/10, monthly 3/2/15)."""
 
-    attempt_limit: int | None = Field(
+    attempt_limit: StrictInt | None = Field(
         default=None, description="Most debit attempts per contribution, the first included (1-5)."
     )
-    retry_spacing_business_days: int | None = Field(
+    retry_spacing_business_days: StrictInt | None = Field(
         default=None, description="Business days between a failed debit's notice and its retry (1-10)."
     )
-    collection_window_business_days: int | None = Field(
+    collection_window_business_days: StrictInt | None = Field(
         default=None,
         description="Business days each cycle has to collect every contribution: at most the cadence's "
         "(weekly 5, fortnightly 10, monthly 20), and enough for every attempt (2 business days each "
         "to settle, plus the spacing).",
     )
-    platform_fee_bps: int | None = Field(default=None, description="Platform fee in basis points (0-1000).")
+    platform_fee_bps: StrictInt | None = Field(
+        default=None, description="Platform fee in basis points (0-1000)."
+    )
 
     def applied_to(self, policy: Policy) -> Policy:
         return Policy(
@@ -73,17 +77,17 @@ class PolicyChoice(BaseModel):
         )
 
 
-class NewGroup(BaseModel):
+class NewGroup(RequestBody):
     name: Name = Field(description="1-80 characters.")
-    contribution_amount: int = Field(
+    contribution_amount: StrictInt = Field(
         description=f"What each member pays each cycle, in cents ({MIN_CONTRIBUTION}-{MAX_CONTRIBUTION})."
     )
     currency: Annotated[str, StringConstraints(max_length=10)] = Field(
         default=CURRENCY, description="aud (BECS Direct Debit collects Australian dollars only)."
     )
     cadence: Cadence = Field(description="How often a cycle starts.")
-    size: int = Field(description=f"Members, and cycles ({MIN_SIZE}-{MAX_SIZE}).")
-    start_date: date = Field(description="The first cycle's date: after today, within a year.")
+    size: StrictInt = Field(description=f"Members, and cycles ({MIN_SIZE}-{MAX_SIZE}).")
+    start_date: CalendarDate = Field(description="The first cycle's date: after today, within a year.")
     timezone: Annotated[str, StringConstraints(max_length=64)] = Field(
         default="Australia/Sydney", description="IANA time zone the dates are in."
     )
@@ -91,22 +95,49 @@ class NewGroup(BaseModel):
     payout_order_method: PayoutOrderMethod = Field(
         default=PayoutOrderMethod.JOIN_ORDER,
         description="fixed (the admin sets it), join_order, random_draw (seeded, verifiable) or "
-        "members_choice (members pick open slots; the rest fill in join order).",
+        "members_choice (each member picks a slot; the group starts once all have).",
     )
 
 
-class TermsChange(BaseModel):
-    start_date: date | None = Field(default=None, description="A new first cycle date.")
+# What a group is made with and keeps: a change of any of these is refused, by name.
+_FIXED = "is set when the group is created and cannot be changed"
+SET_AT_CREATION = {
+    **dict.fromkeys(("name", "contribution_amount", "currency", "cadence", "size", "timezone"), _FIXED),
+    "payout_order_method": "is not changed here: PUT /onboarding/groups/{group_id}/payout-order does",
+}
+
+
+class TermsChange(RequestBody):
+    """Only the start date and the policy change; any other field is refused, by name."""
+
+    start_date: CalendarDate | None = Field(default=None, description="A new first cycle date.")
     policy: PolicyChoice | None = Field(default=None, description="Fields to change; the others stay.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nothing_set_at_creation(cls, body: Any) -> Any:
+        if not isinstance(body, dict) or not SET_AT_CREATION.keys() & body.keys():
+            return body
+        # Every refused field at once, unknown ones too, each under its own name.
+        problems = [
+            InitErrorDetails(
+                type=PydanticCustomError("unchangeable", SET_AT_CREATION[field]), loc=(field,), input=value
+            )
+            if field in SET_AT_CREATION
+            else InitErrorDetails(type="extra_forbidden", loc=(field,), input=value)
+            for field, value in body.items()
+            if field not in cls.model_fields
+        ]
+        raise ValidationError.from_exception_data(cls.__name__, problems)
 
-class Invitation(BaseModel):
+
+class Invitation(RequestBody):
     invite_code: str = Field(
         pattern=r"^[A-Za-z0-9]{8}$", description="The 8-character code the admin shared."
     )
 
 
-class OrderChoice(BaseModel):
+class OrderChoice(RequestBody):
     method: PayoutOrderMethod = Field(description="How the payout order is decided.")
     order: list[MemberId] | None = Field(
         default=None,
@@ -115,8 +146,10 @@ class OrderChoice(BaseModel):
     )
 
 
-class SlotChoice(BaseModel):
-    slot: int | None = Field(description="The cycle (1 = first) whose pot you want; null to give yours up.")
+class SlotChoice(RequestBody):
+    slot: StrictInt | None = Field(
+        description="The cycle (1 = first) whose pot you want; null to give yours up."
+    )
 
 
 class PolicyView(BaseModel):
@@ -128,13 +161,13 @@ class PolicyView(BaseModel):
 
 class PayoutOrderView(BaseModel):
     method: PayoutOrderMethod
-    locked: bool = Field(description="True once the group is active: the order never changes again.")
+    locked: bool = Field(description="True once the group has started: the order never changes again.")
     order: list[str] | None = Field(description="Member ids, first recipient first, when already known.")
     draw_algorithm: str | None = Field(description="For random_draw: how the order is drawn from the seed.")
     seed_commitment: str | None = Field(
         description="For random_draw: SHA-256 of the seed, fixed at creation."
     )
-    seed: str | None = Field(description="For random_draw: the seed, revealed at activation.")
+    seed: str | None = Field(description="For random_draw: the seed, revealed when the group starts.")
 
 
 class GroupMemberView(BaseModel):
@@ -150,10 +183,13 @@ class GroupMemberView(BaseModel):
 class GroupView(BaseModel):
     group_id: UUID
     name: str
-    status: GroupStatus = Field(description="forming until full and every member ready; then active.")
+    status: GroupStatus = Field(
+        description="forming until full, every member ready and the payout order complete; then "
+        "ready_to_start until the admin starts it (POST …/start); then active."
+    )
     admin_member_id: str
     your_role: Role
-    invite_code: str | None = Field(description="Share it to invite; null once the group is active.")
+    invite_code: str | None = Field(description="Share it to invite; null once the group has started.")
     contribution_amount: int = Field(description="Per member per cycle, in cents.")
     currency: str
     cadence: Cadence
@@ -163,7 +199,9 @@ class GroupView(BaseModel):
     policy: PolicyView
     payout_order: PayoutOrderView
     members: list[GroupMemberView] = Field(description="In the order they joined.")
-    waiting_for: list[str] = Field(description="What activation still waits for; empty once active.")
+    waiting_for: list[str] = Field(
+        description="What the start still waits for (only the admin, once ready_to_start); empty once active."
+    )
     activated_at: datetime | None
 
 
@@ -198,14 +236,14 @@ async def create_group(new: NewGroup, caller: CallerDep, runtime: RuntimeDep) ->
 async def list_groups(caller: CallerDep, runtime: RuntimeDep) -> list[GroupSummary]:
     return [
         GroupSummary(
-            group_id=group.group_id,
-            name=group.terms.name,
-            status=group.status,
-            your_role=Role.ADMIN if group.admin_member_id == caller.member_id else Role.MEMBER,
-            start_date=group.terms.start_date,
-            size=group.terms.size,
+            group_id=view.group.group_id,
+            name=view.group.terms.name,
+            status=view.status,
+            your_role=Role.ADMIN if view.group.admin_member_id == caller.member_id else Role.MEMBER,
+            start_date=view.group.terms.start_date,
+            size=view.group.terms.size,
         )
-        for group in await groups.groups_of(runtime.database, caller.member_id)
+        for view in await groups.groups_of(runtime.database, runtime.clock, caller.member_id)
     ]
 
 
@@ -280,14 +318,28 @@ async def new_invite_code(group_id: GroupId, caller: CallerDep, runtime: Runtime
     )
 
 
-def _view(view: groups.GroupView, member_id: str) -> GroupView:
+@router.post(
+    "/{group_id}/start",
+    summary="Admin: start the group: lock the payout order and hand the circle to collections",
+    description="Only when the group is ready_to_start (full, every member ready, the order complete, "
+    "the start date ahead); otherwise 409 group_not_ready_to_start naming what it waits for. "
+    "Starting a group that has started changes nothing.",
+)
+async def start_group(group_id: GroupId, caller: CallerDep, runtime: RuntimeDep) -> GroupView:
+    return _view(
+        await groups.start_group(runtime.database, runtime.clock, caller.member_id, group_id),
+        caller.member_id,
+    )
+
+
+def _view(view: groups.GroupSnapshot, member_id: str) -> GroupView:
     group, terms = view.group, view.group.terms
     active = group.status is GroupStatus.ACTIVE
     positions = {member: index for index, member in enumerate(group.locked_order, 1)}
     return GroupView(
         group_id=group.group_id,
         name=terms.name,
-        status=group.status,
+        status=view.status,
         admin_member_id=group.admin_member_id,
         your_role=Role.ADMIN if group.admin_member_id == member_id else Role.MEMBER,
         invite_code=None if active else group.invite_code,
@@ -321,7 +373,7 @@ def _view(view: groups.GroupView, member_id: str) -> GroupView:
     )
 
 
-def _order_view(view: groups.GroupView) -> PayoutOrderView:
+def _order_view(view: groups.GroupSnapshot) -> PayoutOrderView:
     group = view.group
     method = group.terms.payout_order_method
     drawn = method is PayoutOrderMethod.RANDOM_DRAW

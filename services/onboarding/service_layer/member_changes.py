@@ -2,19 +2,18 @@
 
 The caller locks the member (``MemberStore.get(…, lock=True)``), keeps the state it read as
 ``before``, makes its change, and calls ``publish_member_changes``: whatever the change did to
-readiness, the payment method or the payout account is published in the same transaction, and a
-member who became ready may complete their groups.
+readiness, the payment method or the payout account is published in the same transaction. (A
+member who became ready does not start a group: its admin does, see ``groups.start_group``.)
 """
 
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.activation import activate_groups_of
-from services.onboarding.domain import MemberState
-from services.onboarding.member_facts import member_facts
-from services.onboarding.member_store import MemberStore
+from services.onboarding.domain.member_facts import member_facts
+from services.onboarding.domain.members import MemberState
 from services.onboarding.metrics import READINESS_CHANGES
+from services.onboarding.store.members import MemberStore
 from services.runtime.clock import Clock
 from services.runtime.outbox import add_to_outbox
 
@@ -27,6 +26,4 @@ async def publish_member_changes(
         await add_to_outbox(session, fact.subject, fact.message)
     if before.ready != after.ready:
         READINESS_CHANGES.labels("ready" if after.ready else "not_ready").inc()
-    if after.ready and not before.ready:
-        await activate_groups_of(session, after.member_id, clock=clock, causation_id=causation_id)
     return after

@@ -1,6 +1,6 @@
 """Who receives the pot in which cycle: the four ways a group decides it, and the seeded draw.
 
-Pure: no I/O. The order is worked out from the members when the group activates and never
+Pure: no I/O. The order is worked out from the members when the admin starts the group and never
 changes after. A random draw has to be one members can check: its seed is made when the group
 is created and only its SHA-256 is shown until activation, when the seed itself is published, so
 nobody (the admin and rosca included) can choose members or a seed to get a wanted order.
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.onboarding.domain import DomainError
+from services.onboarding.domain.errors import DomainError
 
 DRAW_ALGORITHM = "sha256-rank-v1"
 
@@ -75,8 +75,8 @@ def payout_order(
 
 
 def _members_choice(seats: Sequence[Seat], by_joining: list[str]) -> list[str]:
-    # Members who did not choose take the slots left, in the order they joined: no one is
-    # blocked by a member who never chose.
+    # A group starts only once every member chose (groups.start_blockers); for any other seating
+    # the members who did not choose take the slots left in join order, so the order is total.
     order: list[str | None] = [None] * len(seats)
     for seat in seats:
         if seat.chosen_slot is not None:

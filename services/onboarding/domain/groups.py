@@ -1,8 +1,9 @@
-"""Groups: who may join, leave or change one, and when it activates.
+"""Groups: who may join, leave or change one, and when its admin may start it.
 
 Pure: no I/O. A group forms (members join and leave, the admin adjusts its terms and payout
-order) until it is full and every member is ready; then it activates, its order is locked, and
-the circle belongs to collections.
+order, members choose their slots). Once it is full, every member is ready and its payout order
+is complete, it is ready to start, and stays so, still open to changes of its order, until its
+admin starts it: then it activates, its order is locked, and the circle belongs to collections.
 """
 
 from collections.abc import Mapping, Sequence
@@ -13,9 +14,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from contracts.onboarding import ActivatedMember, GroupActivated, GroupPolicy, PayoutOrderDraw
-from services.onboarding.domain import DomainError, MemberState
-from services.onboarding.group_terms import GroupTerms
-from services.onboarding.payout_order import (
+from services.onboarding.domain.errors import DomainError
+from services.onboarding.domain.group_terms import GroupTerms
+from services.onboarding.domain.members import MemberState
+from services.onboarding.domain.payout_order import (
     DRAW_ALGORITHM,
     PayoutOrderMethod,
     Seat,
@@ -26,6 +28,8 @@ from services.onboarding.payout_order import (
 
 class GroupStatus(StrEnum):
     FORMING = "forming"
+    # Never stored: a forming group with nothing left to wait for but its admin's start.
+    READY_TO_START = "ready_to_start"
     ACTIVE = "active"
 
 
@@ -54,6 +58,10 @@ class GroupLockedError(DomainError):
 
 class AdminCannotLeaveError(DomainError):
     kind = "admin_cannot_leave"
+
+
+class GroupNotReadyToStartError(DomainError):
+    kind = "group_not_ready_to_start"
 
 
 @dataclass(frozen=True)
@@ -110,11 +118,11 @@ def check_may_leave(group: Group, seats: Sequence[Seat], member_id: str) -> None
         raise AdminCannotLeaveError("the admin cannot leave the group they run")
 
 
-def activation_blockers(
+def start_blockers(
     group: Group, seats: Sequence[Seat], members: Mapping[str, MemberState], now: datetime
 ) -> list[str]:
-    """Why the group cannot activate yet, for the group's page; empty when it can."""
-    if group.status is GroupStatus.ACTIVE:
+    """Why the admin cannot start the group yet, for the group's page; empty when they can."""
+    if group.status is not GroupStatus.FORMING:
         return []
     blockers = []
     if len(seats) < group.terms.size:
@@ -124,10 +132,24 @@ def activation_blockers(
         if state is None or not state.ready:
             # What a member lacks is theirs to see (GET /members/me), not the group's.
             blockers.append(f"{seat.member_id} is not ready yet")
+    if group.terms.payout_order_method is PayoutOrderMethod.MEMBERS_CHOICE:
+        # Each member's choice is the point of this method: nobody's slot is chosen for them.
+        blockers.extend(
+            f"{seat.member_id} has not chosen a payout slot"
+            for seat in sorted(seats, key=lambda seat: seat.join_seq)
+            if seat.chosen_slot is None
+        )
     today = now.astimezone(ZoneInfo(group.terms.timezone)).date()
     if group.terms.start_date <= today:
         blockers.append("the start date has passed: the admin must choose a new one")
     return blockers
+
+
+def shown_status(group: Group, blockers: Sequence[str]) -> GroupStatus:
+    """The status members see: a forming group that waits only for its admin is ready to start."""
+    if group.status is GroupStatus.FORMING and not blockers:
+        return GroupStatus.READY_TO_START
+    return group.status
 
 
 def activate(
@@ -137,9 +159,11 @@ def activate(
     now: datetime,
     causation_id: UUID | None = None,
 ) -> tuple[Group, GroupActivated]:
-    """The locked group and the fact to publish; only when ``activation_blockers`` is empty."""
-    if blockers := activation_blockers(group, seats, members, now):
-        raise GroupLockedError(f"the group cannot activate: {'; '.join(blockers)}")
+    """The started group, its order locked, and the fact to publish; only when ``start_blockers``
+    is empty."""
+    require_forming(group)
+    if blockers := start_blockers(group, seats, members, now):
+        raise GroupNotReadyToStartError(f"the group cannot start yet: {'; '.join(blockers)}")
     terms = group.terms
     order = payout_order(
         terms.payout_order_method, seats, fixed_order=group.fixed_order, seed=group.draw_seed
@@ -181,7 +205,7 @@ def activate(
 
 
 def _activated_member(position: int, member: MemberState) -> ActivatedMember:
-    # Activation checked readiness: every one of these is set.
+    # The start checked readiness: every one of these is set.
     assert member.customer_id is not None
     assert member.payment_method_id is not None
     assert member.mandate_id is not None

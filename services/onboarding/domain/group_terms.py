@@ -11,8 +11,8 @@ from enum import StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.onboarding.domain import DomainError
-from services.onboarding.payout_order import PayoutOrderMethod
+from services.onboarding.domain.errors import DomainError
+from services.onboarding.domain.payout_order import PayoutOrderMethod
 
 CURRENCY: Final = "aud"
 # Stripe's minimum charge in AUD, and its BECS limit for new accounts (AUD 10,000 per debit).
@@ -41,7 +41,7 @@ class Cadence(StrEnum):
 
 
 @dataclass(frozen=True)
-class Problem:
+class TermsProblem:
     field: str
     message: str
 
@@ -49,7 +49,7 @@ class Problem:
 class InvalidGroupError(DomainError):
     kind = "invalid_group"
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[TermsProblem]) -> None:
         super().__init__("; ".join(f"{problem.field}: {problem.message}" for problem in problems))
         self.problems = tuple(problems)
 
@@ -89,62 +89,64 @@ def check_terms(terms: GroupTerms, now: datetime) -> None:
     problems = [*_amount_and_size(terms), *_dates(terms.start_date, terms.timezone, now)]
     problems += _policy(terms.policy, terms.cadence)
     if not terms.name.strip():
-        problems.append(Problem("name", "must not be blank"))
+        problems.append(TermsProblem("name", "must not be blank"))
     elif len(terms.name) > MAX_NAME_LENGTH:
-        problems.append(Problem("name", f"at most {MAX_NAME_LENGTH} characters"))
+        problems.append(TermsProblem("name", f"at most {MAX_NAME_LENGTH} characters"))
     if problems:
         raise InvalidGroupError(problems)
 
 
-def _amount_and_size(terms: GroupTerms) -> list[Problem]:
+def _amount_and_size(terms: GroupTerms) -> list[TermsProblem]:
     problems = []
     if terms.currency != CURRENCY:
-        problems.append(Problem("currency", "BECS Direct Debit collects aud only"))
+        problems.append(TermsProblem("currency", "BECS Direct Debit collects aud only"))
     if not MIN_CONTRIBUTION <= terms.contribution_amount <= MAX_CONTRIBUTION:
         problems.append(
-            Problem(
+            TermsProblem(
                 "contribution_amount",
                 f"must be {MIN_CONTRIBUTION} to {MAX_CONTRIBUTION} cents: Stripe's minimum charge, "
                 "and BECS's limit of AUD 10,000 per debit",
             )
         )
     if not MIN_SIZE <= terms.size <= MAX_SIZE:
-        problems.append(Problem("size", f"a group has {MIN_SIZE} to {MAX_SIZE} members"))
+        problems.append(TermsProblem("size", f"a group has {MIN_SIZE} to {MAX_SIZE} members"))
     return problems
 
 
-def _dates(start_date: date, timezone: str, now: datetime) -> list[Problem]:
+def _dates(start_date: date, timezone: str, now: datetime) -> list[TermsProblem]:
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        return [Problem("timezone", f"{timezone!r} is not an IANA time zone such as Australia/Sydney")]
+        return [TermsProblem("timezone", f"{timezone!r} is not an IANA time zone such as Australia/Sydney")]
     today = now.astimezone(zone).date()
     if start_date <= today:
-        return [Problem("start_date", f"must be after today ({today.isoformat()} in {timezone})")]
+        return [TermsProblem("start_date", f"must be after today ({today.isoformat()} in {timezone})")]
     if start_date > today + timedelta(days=MAX_DAYS_AHEAD):
-        return [Problem("start_date", f"must be within {MAX_DAYS_AHEAD} days")]
+        return [TermsProblem("start_date", f"must be within {MAX_DAYS_AHEAD} days")]
     return []
 
 
-def _policy(policy: Policy, cadence: Cadence) -> list[Problem]:
+def _policy(policy: Policy, cadence: Cadence) -> list[TermsProblem]:
     problems = []
     if not 1 <= policy.attempt_limit <= MAX_ATTEMPTS:
-        problems.append(Problem("policy.attempt_limit", f"must be 1 to {MAX_ATTEMPTS}"))
+        problems.append(TermsProblem("policy.attempt_limit", f"must be 1 to {MAX_ATTEMPTS}"))
     if not 1 <= policy.retry_spacing_business_days <= MAX_RETRY_SPACING:
-        problems.append(Problem("policy.retry_spacing_business_days", f"must be 1 to {MAX_RETRY_SPACING}"))
+        problems.append(
+            TermsProblem("policy.retry_spacing_business_days", f"must be 1 to {MAX_RETRY_SPACING}")
+        )
     if not 0 <= policy.platform_fee_bps <= MAX_FEE_BPS:
-        problems.append(Problem("policy.platform_fee_bps", f"must be 0 to {MAX_FEE_BPS} (10%)"))
+        problems.append(TermsProblem("policy.platform_fee_bps", f"must be 0 to {MAX_FEE_BPS} (10%)"))
     window = policy.collection_window_business_days
     if not 1 <= window <= cadence.business_days:
         problems.append(
-            Problem(
+            TermsProblem(
                 "policy.collection_window_business_days",
                 f"must be 1 to {cadence.business_days}: a {cadence.value} cycle ends before the next begins",
             )
         )
     elif not problems and window < needed_window(policy):
         problems.append(
-            Problem(
+            TermsProblem(
                 "policy.collection_window_business_days",
                 f"{policy.attempt_limit} attempts {policy.retry_spacing_business_days} business day(s) apart "
                 f"need {needed_window(policy)} business days, each outcome taking "

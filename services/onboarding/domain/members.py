@@ -10,14 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
 from uuid import UUID
 
-
-class DomainError(Exception):
-    """A request the rules refuse; ``kind`` is the stable code clients see."""
-
-    kind: ClassVar[str] = "refused"
+from services.onboarding.domain.errors import DomainError
 
 
 class MemberNotRegisteredError(DomainError):

@@ -15,7 +15,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.stripe_events import StripeEventReceived
-from services.onboarding.domain import (
+from services.onboarding.domain.member_facts import becs_setup_failed
+from services.onboarding.domain.members import (
     MandateStatus,
     SetupIntentClosedError,
     SetupIntentNotFoundError,
@@ -25,10 +26,9 @@ from services.onboarding.domain import (
     setup_failure_applies,
     supersedes,
 )
-from services.onboarding.member_changes import publish_member_changes
-from services.onboarding.member_facts import becs_setup_failed
-from services.onboarding.member_store import MemberStore, SetupIntentRecord
-from services.onboarding.members import ensure_customer
+from services.onboarding.service_layer.member_changes import publish_member_changes
+from services.onboarding.service_layer.members import ensure_customer
+from services.onboarding.store.members import MemberStore, SetupIntentRecord
 from services.onboarding.stripe import (
     BankAccount,
     MandateAcceptance,

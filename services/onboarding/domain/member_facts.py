@@ -18,7 +18,7 @@ from contracts.onboarding import (
     PayoutAccountRestored,
     PayoutAccountRestricted,
 )
-from services.onboarding.domain import MandateStatus, MemberState, PayoutAccountStatus
+from services.onboarding.domain.members import MandateStatus, MemberState, PayoutAccountStatus
 
 BECS_SETUP_ACTION = "POST /onboarding/members/me/becs/setup-intents"
 PAYOUT_ONBOARDING_ACTION = "POST /onboarding/members/me/payout-account/onboarding-link"

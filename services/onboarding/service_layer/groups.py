@@ -1,5 +1,7 @@
-"""Groups: create, invite, join, leave, adjust terms and payout order, read; each under the group's lock."""
+"""Groups: create, invite, join, leave, adjust terms and payout order, start, read; each under the
+group's lock."""
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -8,26 +10,26 @@ from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.activation import activate_if_complete
-from services.onboarding.group_rules import (
+from contracts import subjects
+from services.onboarding.domain.group_terms import (
+    GroupTerms,
+    Policy,
+    check_terms,
+)
+from services.onboarding.domain.groups import (
     Group,
     GroupStatus,
     Role,
-    activation_blockers,
+    activate,
     check_may_leave,
     may_join,
     require_admin,
     require_forming,
     require_member,
+    shown_status,
+    start_blockers,
 )
-from services.onboarding.group_store import GroupStore
-from services.onboarding.group_terms import (
-    GroupTerms,
-    Policy,
-    check_terms,
-)
-from services.onboarding.member_store import MemberRecord, MemberStore
-from services.onboarding.payout_order import (
+from services.onboarding.domain.payout_order import (
     InvalidPayoutOrderError,
     PayoutOrderMethod,
     Seat,
@@ -37,8 +39,14 @@ from services.onboarding.payout_order import (
     fixed_order_with,
     fixed_order_without,
 )
+from services.onboarding.metrics import GROUPS_ACTIVATED
+from services.onboarding.store.groups import GroupStore
+from services.onboarding.store.members import MemberRecord, MemberStore
 from services.runtime.clock import Clock
 from services.runtime.db import Database
+from services.runtime.outbox import add_to_outbox
+
+log = logging.getLogger(__name__)
 
 # No 0/O or 1/I: codes are read aloud and typed from a message.
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -46,17 +54,18 @@ INVITE_LENGTH = 8
 
 
 @dataclass(frozen=True)
-class GroupView:
+class GroupSnapshot:
     """A group as one of its members sees it."""
 
     group: Group
     seats: list[Seat]
     members: dict[str, MemberRecord]
     joined_at: dict[str, datetime]
+    status: GroupStatus
     waiting_for: list[str]
 
 
-async def create_group(database: Database, clock: Clock, member_id: str, terms: GroupTerms) -> GroupView:
+async def create_group(database: Database, clock: Clock, member_id: str, terms: GroupTerms) -> GroupSnapshot:
     now = clock.now()
     check_terms(terms, now)
     async with database.transaction() as session:
@@ -77,7 +86,7 @@ async def create_group(database: Database, clock: Clock, member_id: str, terms: 
         return await _view(session, group.group_id, clock)
 
 
-async def join_group(database: Database, clock: Clock, member_id: str, invite_code: str) -> GroupView:
+async def join_group(database: Database, clock: Clock, member_id: str, invite_code: str) -> GroupSnapshot:
     """Join by invite code; joining a group one is in already changes nothing."""
     async with database.transaction() as session:
         await MemberStore(session).get(member_id)
@@ -87,7 +96,6 @@ async def join_group(database: Database, clock: Clock, member_id: str, invite_co
             await groups.add_seat(group.group_id, member_id, Role.MEMBER, clock.now())
             if group.terms.payout_order_method is PayoutOrderMethod.FIXED:
                 await groups.save(replace(group, fixed_order=fixed_order_with(group.fixed_order, member_id)))
-            await activate_if_complete(session, group.group_id, clock=clock, causation_id=None)
         return await _view(session, group.group_id, clock)
 
 
@@ -109,7 +117,7 @@ async def change_terms(
     *,
     start_date: date | None,
     policy_change: Callable[[Policy], Policy] | None,
-) -> GroupView:
+) -> GroupSnapshot:
     """The admin moves the start date or changes the policy while the group forms."""
     async with database.transaction() as session:
         groups = GroupStore(session)
@@ -123,8 +131,6 @@ async def change_terms(
         )
         check_terms(terms, clock.now())
         await groups.save(replace(group, terms=terms))
-        # A new start date may be all the group was waiting for.
-        await activate_if_complete(session, group_id, clock=clock, causation_id=None)
         return await _view(session, group_id, clock)
 
 
@@ -136,7 +142,7 @@ async def set_payout_order(
     *,
     method: PayoutOrderMethod,
     order: list[str] | None,
-) -> GroupView:
+) -> GroupSnapshot:
     """The admin chooses how the order is decided; with ``fixed``, the order itself."""
     async with database.transaction() as session:
         groups = GroupStore(session)
@@ -157,7 +163,7 @@ async def set_payout_order(
 
 async def choose_payout_slot(
     database: Database, clock: Clock, member_id: str, group_id: UUID, slot: int | None
-) -> GroupView:
+) -> GroupSnapshot:
     """A member picks (or, with None, gives up) their slot, when the group lets members choose."""
     async with database.transaction() as session:
         groups = GroupStore(session)
@@ -173,7 +179,7 @@ async def choose_payout_slot(
         return await _view(session, group_id, clock)
 
 
-async def new_invite_code(database: Database, clock: Clock, member_id: str, group_id: UUID) -> GroupView:
+async def new_invite_code(database: Database, clock: Clock, member_id: str, group_id: UUID) -> GroupSnapshot:
     """The admin replaces the invite code: the old one stops working."""
     async with database.transaction() as session:
         groups = GroupStore(session)
@@ -184,31 +190,58 @@ async def new_invite_code(database: Database, clock: Clock, member_id: str, grou
         return await _view(session, group_id, clock)
 
 
-async def read_group(database: Database, clock: Clock, member_id: str, group_id: UUID) -> GroupView:
+async def start_group(database: Database, clock: Clock, member_id: str, group_id: UUID) -> GroupSnapshot:
+    """The admin starts the group: its order is locked and ``group_activated`` published, once.
+
+    Starting a group that has started already changes nothing, so a retried request is harmless.
+    The group's row lock makes the check and the start one step.
+    """
+    async with database.transaction() as session:
+        groups = GroupStore(session)
+        group = await groups.get(group_id, lock=True)
+        seats = await groups.seats(group_id)
+        require_admin(group, seats, member_id)
+        if group.status is GroupStatus.FORMING:
+            members = await MemberStore(session).states([seat.member_id for seat in seats])
+            started, activated = activate(group, seats, members, clock.now())
+            await groups.save(started)
+            await add_to_outbox(session, subjects.ONBOARDING_GROUP_ACTIVATED, activated)
+            GROUPS_ACTIVATED.inc()
+            log.info("group %s started with %d members", group_id, len(seats))
+        return await _view(session, group_id, clock)
+
+
+async def read_group(database: Database, clock: Clock, member_id: str, group_id: UUID) -> GroupSnapshot:
     async with database.transaction() as session:
         view = await _view(session, group_id, clock)
     require_member(view.seats, member_id)
     return view
 
 
-async def groups_of(database: Database, member_id: str) -> list[Group]:
+async def groups_of(database: Database, clock: Clock, member_id: str) -> list[GroupSnapshot]:
     async with database.transaction() as session:
         await MemberStore(session).get(member_id)
-        return await GroupStore(session).of_member(member_id)
+        return [
+            await _view(session, group.group_id, clock)
+            for group in await GroupStore(session).of_member(member_id)
+        ]
 
 
-async def _view(session: AsyncSession, group_id: UUID, clock: Clock) -> GroupView:
+async def _view(session: AsyncSession, group_id: UUID, clock: Clock) -> GroupSnapshot:
     groups = GroupStore(session)
     group = await groups.get(group_id)
     seats, joined_at = await groups.seating(group_id)
     members = await MemberStore(session).records([seat.member_id for seat in seats])
     states = {member_id: record.state for member_id, record in members.items()}
-    return GroupView(
+    blockers = start_blockers(group, seats, states, clock.now())
+    status = shown_status(group, blockers)
+    return GroupSnapshot(
         group=group,
         seats=seats,
         members=members,
         joined_at=joined_at,
-        waiting_for=activation_blockers(group, seats, states, clock.now()),
+        status=status,
+        waiting_for=["the admin to start the group"] if status is GroupStatus.READY_TO_START else blockers,
     )
 
 

@@ -8,19 +8,19 @@ from sqlalchemy import Row, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.db import groups, memberships
-from services.onboarding.group_rules import (
+from services.onboarding.domain.group_terms import (
+    Cadence,
+    GroupTerms,
+    Policy,
+)
+from services.onboarding.domain.groups import (
     Group,
     GroupNotFoundError,
     GroupStatus,
     Role,
 )
-from services.onboarding.group_terms import (
-    Cadence,
-    GroupTerms,
-    Policy,
-)
-from services.onboarding.payout_order import PayoutOrderMethod, Seat
+from services.onboarding.domain.payout_order import PayoutOrderMethod, Seat
+from services.onboarding.store.tables import groups, memberships
 
 
 class GroupStore:
@@ -108,16 +108,6 @@ class GroupStore:
             )
         ).all()
         return [_group(row) for row in rows]
-
-    async def forming_ids_of(self, member_id: str) -> list[UUID]:
-        found = await self._session.scalars(
-            select(groups.c.group_id)
-            .join(memberships, memberships.c.group_id == groups.c.group_id)
-            .where(memberships.c.member_id == member_id, groups.c.status == GroupStatus.FORMING.value)
-            # One order for every transaction that locks several groups: no deadlock between them.
-            .order_by(groups.c.group_id)
-        )
-        return list(found)
 
 
 def _values(group: Group) -> dict[str, Any]:

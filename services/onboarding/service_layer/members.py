@@ -2,9 +2,9 @@
 
 import logging
 
-from services.onboarding.member_changes import publish_member_changes
-from services.onboarding.member_store import MemberRecord, MemberStore
 from services.onboarding.metrics import MEMBERS_REGISTERED
+from services.onboarding.service_layer.member_changes import publish_member_changes
+from services.onboarding.store.members import MemberRecord, MemberStore
 from services.onboarding.stripe import StripeApi
 from services.runtime.clock import Clock
 from services.runtime.db import Database

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, IPvAnyAddress, StringConstraints, ValidationError, model_validator
 
-from services.onboarding import becs, members, payout_accounts
 from services.onboarding.api import documented_errors
 from services.onboarding.deps import CallerDep, OnboardingDep
-from services.onboarding.member_store import MemberRecord, MemberStore, SetupIntentRecord
+from services.onboarding.routes.request_body import Accepted, RequestBody
+from services.onboarding.service_layer import becs, members, payout_accounts
+from services.onboarding.store.members import MemberRecord, MemberStore, SetupIntentRecord
 from services.onboarding.stripe import MandateAcceptance
 from services.runtime.service import RuntimeDep
 
@@ -38,7 +39,7 @@ Email = Annotated[
 ]
 
 
-class Registration(BaseModel):
+class Registration(RequestBody):
     email: Email | None = Field(
         default=None, description="Contact e-mail; default: the token's `email` claim."
     )
@@ -52,7 +53,7 @@ class Profile(BaseModel):
     display_name: PlainText = Field(description="The name other members see.")
 
 
-class ProfileChange(BaseModel):
+class ProfileChange(RequestBody):
     email: Email | None = Field(default=None, description="New contact e-mail (also the Stripe customer's).")
     display_name: PlainText | None = Field(default=None, description="New display name.")
 
@@ -63,7 +64,7 @@ class ProfileChange(BaseModel):
         return self
 
 
-class SetupIntentView(BaseModel):
+class SetupIntentSummary(BaseModel):
     setup_intent_id: str = Field(description="The SetupIntent (seti_…).")
     status: str = Field(description="Stripe's status: requires_payment_method, succeeded, …")
     last_error_code: str | None = Field(description="Why the last attempt failed, if it did.")
@@ -76,7 +77,7 @@ class BecsView(BaseModel):
     bank_last4: str | None = Field(
         description="Last four digits of the account, when given through this API."
     )
-    latest_setup_intent: SetupIntentView | None = Field(description="The most recent SetupIntent.")
+    latest_setup_intent: SetupIntentSummary | None = Field(description="The most recent SetupIntent.")
 
 
 class PayoutAccountView(BaseModel):
@@ -113,11 +114,11 @@ class SetupIntentStarted(BaseModel):
     status: str = Field(description="Stripe's status, requires_payment_method until confirmed.")
 
 
-class BankDetails(BaseModel):
+class BankDetails(RequestBody):
     bsb_number: str = Field(pattern=r"^\d{6}$", description="Six-digit BSB (test accounts: 000000).")
     account_number: str = Field(pattern=r"^\d{5,9}$", description="Five to nine digits (e.g. 000123456).")
     account_holder_name: PlainText = Field(description="Name on the bank account.")
-    mandate_accepted: Literal[True] = Field(
+    mandate_accepted: Accepted = Field(
         description="The member read and accepted the Direct Debit Request service agreement."
     )
     ip_address: IPvAnyAddress | None = Field(
@@ -273,7 +274,7 @@ async def _member_view(runtime: RuntimeDep, record: MemberRecord) -> MemberView:
             mandate_id=state.mandate_id,
             mandate_status=state.mandate_status.value if state.mandate_status else None,
             bank_last4=record.bank_last4,
-            latest_setup_intent=_setup_intent_view(latest),
+            latest_setup_intent=_setup_intent_summary(latest),
         ),
         payout_account=PayoutAccountView(
             status=state.payout_status.value,
@@ -285,10 +286,10 @@ async def _member_view(runtime: RuntimeDep, record: MemberRecord) -> MemberView:
     )
 
 
-def _setup_intent_view(record: SetupIntentRecord | None) -> SetupIntentView | None:
+def _setup_intent_summary(record: SetupIntentRecord | None) -> SetupIntentSummary | None:
     if record is None:
         return None
-    return SetupIntentView(
+    return SetupIntentSummary(
         setup_intent_id=record.setup_intent_id,
         status=record.status.value,
         last_error_code=record.last_error_code,

@@ -9,8 +9,7 @@ from sqlalchemy import Column, ColumnElement, Row, Select, case, func, select, u
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.onboarding.db import mandates, members, memberships, setup_intents
-from services.onboarding.domain import (
+from services.onboarding.domain.members import (
     MANDATE_PROGRESS,
     MandateStatus,
     MemberNotRegisteredError,
@@ -18,6 +17,7 @@ from services.onboarding.domain import (
     PayoutAccount,
     SetupIntentStatus,
 )
+from services.onboarding.store.tables import mandates, members, memberships, setup_intents
 from services.onboarding.stripe import SetupIntentView, idempotency_key
 
 
