@@ -9,9 +9,9 @@ drops the repeated ``Nats-Msg-Id`` and every inbox the repeated ``message_id``.
 Harmless, but not free, and only JetStream's duplicate window keeps it out of the stream: so this
 process publishes an event once. Deliveries of one event arriving together share one ingest, and an
 event acknowledged by JetStream is held as published here until its row says so (the write is
-retried, and neither a redelivery nor the sweep publishes it meanwhile). Only an event whose note
-this process could not write before it stopped is published again, by the next sweep, under the
-same ``Nats-Msg-Id``.
+retried, and neither a redelivery nor the sweep publishes it meanwhile). Only an event whose PubAck
+never came back, or whose note was still unwritten when the process stopped, is published again,
+under the same ``Nats-Msg-Id``.
 """
 
 import asyncio
