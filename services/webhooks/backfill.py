@@ -10,16 +10,17 @@ forever (its stored events name it), so stopping at it would stop every later ba
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import stripe
 from pydantic import ValidationError
 
-from services.webhooks.ingest import EventIngest, Outcome
+from contracts.stripe_events import StripeEventReceived
+from services.webhooks.ingest import Outcome
 from services.webhooks.normalize import normalize
-from services.webhooks.stripe import StripeEventSource
-from services.webhooks.verification import DeliveryRejectedError, Endpoint, parse_event
+from services.webhooks.verification import DeliveryRejectedError, Endpoint, VerifiedEvent, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,18 @@ ACCOUNT_REFUSALS: tuple[type[stripe.StripeError], ...] = (
     stripe.PermissionError,
     stripe.InvalidRequestError,
 )
+
+
+class EventSource(Protocol):
+    """Where listed events come from: ``services.webhooks.stripe.StripeEventSource``."""
+
+    def events(self, *, created_since: int | None, account: str | None) -> AsyncIterator[bytes]: ...
+
+
+class Ingest(Protocol):
+    """Where they go: ``services.webhooks.ingest.EventIngest``."""
+
+    async def ingest(self, event: VerifiedEvent, message: StripeEventReceived, source: str) -> Outcome: ...
 
 
 @dataclass(frozen=True)
@@ -49,8 +62,8 @@ class BackfillResult:
 
 
 async def backfill(
-    ingest: EventIngest,
-    source: StripeEventSource,
+    ingest: Ingest,
+    source: EventSource,
     *,
     accounts: Sequence[str],
     created_since: int | None,
@@ -73,8 +86,8 @@ async def backfill(
 
 
 async def _ingest_listed(
-    ingest: EventIngest,
-    source: StripeEventSource,
+    ingest: Ingest,
+    source: EventSource,
     account: str | None,
     created_since: int | None,
     result: BackfillResult,
