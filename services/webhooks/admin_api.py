@@ -79,11 +79,19 @@ class BackfillRequest(BaseModel):
     )
 
 
+class SkippedAccountResponse(BaseModel):
+    account: str = Field(description="The connected account (acct_…).")
+    reason: str = Field(description="Stripe's refusal: status, code and message.")
+
+
 class BackfillResponse(BaseModel):
     listed: int = Field(description="Events Stripe listed.")
     ingested: int = Field(description="Events that were missing (or unpublished), now stored and published.")
     already_stored: int = Field(description="Events already stored and published: left as they were.")
     rejected: int = Field(description="Listed events that failed the checks (e.g. wrong livemode).")
+    skipped_accounts: list[SkippedAccountResponse] = Field(
+        description="Connected accounts Stripe refused to list (deleted, access revoked); others went on."
+    )
 
 
 @router.post("/replay", summary="Publish stored events again (receivers treat them as duplicates)")
@@ -133,7 +141,15 @@ async def run_backfill(request: BackfillRequest, gateway: GatewayDep) -> Backfil
         raise OperationRefusedError(502, "stripe_error", f"Stripe refused the listing: {refusal}") from None
     except IngestUnavailableError:
         raise _unavailable() from None
-    return BackfillResponse(**vars(result))
+    return BackfillResponse(
+        listed=result.listed,
+        ingested=result.ingested,
+        already_stored=result.already_stored,
+        rejected=result.rejected,
+        skipped_accounts=[
+            SkippedAccountResponse(account=s.account, reason=s.reason) for s in result.skipped_accounts
+        ],
+    )
 
 
 def _unavailable() -> OperationRefusedError:

@@ -124,7 +124,7 @@ async def receive(endpoint: Endpoint, request: Request) -> JSONResponse:
             rejected.reason.value,
             extra={"endpoint": endpoint.value, "reason": rejected.reason.value},
         )
-        return _error(400, rejected.reason.value, "not a genuine Stripe event for this endpoint")
+        return _error(400, rejected.reason.value, rejected.reason.explanation)
     started = time.perf_counter()
     try:
         outcome = await gateway.ingest.ingest(event, message, endpoint.value)

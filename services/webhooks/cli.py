@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 import nats
+import stripe
 import typer
 
 from services.runtime.db import Database
@@ -89,9 +90,11 @@ def backfill(
             created_since=int(moment.timestamp()) if moment else None,
             expected_livemode=settings.expected_livemode,
         )
+        skipped = "".join(f"\nskipped {s.account}: {s.reason}" for s in result.skipped_accounts)
         return (
             f"listed {result.listed} events: {result.ingested} ingested, "
-            f"{result.already_stored} already stored, {result.rejected} rejected"
+            f"{result.already_stored} already stored, {result.rejected} rejected, "
+            f"{len(result.skipped_accounts)} accounts skipped{skipped}"
         )
 
     typer.echo(_run(work))
@@ -125,6 +128,12 @@ def _run(work: Callable[[EventIngest, WebhooksSettings], Awaitable[T]]) -> T:
         return asyncio.run(connected())
     except (ConfigurationError, IngestUnavailableError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except stripe.StripeError as error:
+        # The platform's own listing failed (a connected account's refusal only skips that account).
+        typer.echo(
+            f"error: Stripe refused the listing: {type(error).__name__}: {error.user_message}", err=True
+        )
         raise typer.Exit(1) from None
 
 

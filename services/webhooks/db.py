@@ -144,13 +144,19 @@ async def record_publish_failure(connection: AsyncConnection, event_id: str, err
     )
 
 
-async def claim_unpublished(connection: AsyncConnection, grace: timedelta, limit: int) -> list[StoredEvent]:
-    """Unpublished events received longer than ``grace`` ago, oldest first, locked for this transaction."""
+async def claim_unpublished(
+    connection: AsyncConnection, grace: timedelta, limit: int, *, excluding: Sequence[str] = ()
+) -> list[StoredEvent]:
+    """Unpublished events received longer than ``grace`` ago, oldest first, locked for this transaction.
+
+    ``excluding``: events known to be published whose row does not say so yet.
+    """
     rows = await connection.execute(
         select(stripe_events.c.event_id, stripe_events.c.raw_body)
         .where(
             stripe_events.c.published_at.is_(None),
             stripe_events.c.received_at < func.now() - grace,
+            stripe_events.c.event_id.not_in(excluding),
         )
         .order_by(stripe_events.c.received_at)
         .limit(limit)

@@ -5,6 +5,13 @@ The row commits first (unique on event id), then the message goes to JetStream w
 retry: a row stored but not published is published by the event's next delivery (Stripe retries
 anything but 2xx), by the sweep, or by a replay; publishing it twice is harmless, since JetStream
 drops the repeated ``Nats-Msg-Id`` and every inbox the repeated ``message_id``.
+
+Harmless, but not free, and only JetStream's duplicate window keeps it out of the stream: so this
+process publishes an event once. Deliveries of one event arriving together share one ingest, and an
+event acknowledged by JetStream is held as published here until its row says so (the write is
+retried, and neither a redelivery nor the sweep publishes it meanwhile). Only an event whose PubAck
+never came back, or whose note was still unwritten when the process stopped, is published again,
+under the same ``Nats-Msg-Id``.
 """
 
 import asyncio
@@ -20,6 +27,7 @@ import nats.errors
 import sqlalchemy.exc
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from contracts import subjects
 from contracts.stripe_events import StripeEventReceived
@@ -64,6 +72,15 @@ class Outcome(StrEnum):
 class EventPublisher:
     """Publishes normalized events; refuses at once while NATS is disconnected.
 
+    Every other service publishes through the transactional outbox (``services.runtime.outbox``):
+    the message row commits with the state change and a relay publishes it later. The gateway
+    publishes directly instead, because Stripe waits for the answer: an outbox would put a relay
+    (a NOTIFY, a poll, a second transaction) between the commit and the PubAck of every event, or
+    answer 200 before the event is on the stream. It keeps the outbox's guarantees by the same
+    means: the event row commits first (it is the outbox row: ``published_at`` null until the
+    PubAck), the message carries ``Nats-Msg-Id`` = event id, and the sweep publishes any row left
+    unpublished, as the relay would.
+
     nats-py buffers what is published while it reconnects and sends it later; a delivery answered
     503 must not leave such a message behind, so a disconnected client is never published to.
     """
@@ -100,6 +117,8 @@ class ReplayResult:
 
 _MARK_LINGER_SECONDS = 0.02
 _MARK_BATCH = 1_000
+# Backoff of a failed "published" note: from 50 ms up to 2 s between attempts, until it is written.
+_MARK_RETRY_WAIT = wait_exponential(multiplier=0.05, max=2.0)
 
 
 class Stored(StrEnum):
@@ -114,42 +133,67 @@ class EventIngest:
         self._publisher = publisher
         self._timeout = timeout
         self._store = Batcher(self._store_batch, max_batch=500, writers=2, name="store-events")
+        # Events being ingested now, each by its first delivery; what it raised (None: done) is the
+        # result, so a failure nobody else waited for is not reported as never retrieved.
+        self._in_flight: dict[str, asyncio.Future[BaseException | None]] = {}
         # Published here (PubAck received) and not yet noted in the table; insertion-ordered.
         self._published: dict[str, None] = {}
         self._marker: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def ingest(self, event: VerifiedEvent, message: StripeEventReceived, source: str) -> Outcome:
-        """Make ``event`` durable in Postgres and on JetStream, or raise ``IngestUnavailableError``."""
+        """Make ``event`` durable in Postgres and on JetStream, or raise ``IngestUnavailableError``.
+
+        A delivery of an event that another one is ingesting right now (Stripe retried while the
+        first attempt was still in flight) waits for that one and publishes nothing itself.
+        """
+        event_id = event.event_id
+        ongoing = self._in_flight.get(event_id)
+        if ongoing is not None:
+            return await self._outcome_of_ongoing(ongoing)
+        ongoing = asyncio.get_running_loop().create_future()
+        self._in_flight[event_id] = ongoing
+        failure: BaseException | None = None
         try:
-            async with asyncio.timeout(self._timeout):
-                stored = await self._store.submit(db.NewEvent(event, source))
-                if stored is Stored.published or event.event_id in self._published:
-                    return Outcome.duplicate
-                await self._publisher.publish(message, ack_wait_seconds=self._timeout)
-        except UNAVAILABLE_ERRORS as error:
-            raise IngestUnavailableError(_one_line(error)) from error
-        self._mark_published(event.event_id)
-        return Outcome.accepted if stored is Stored.new else Outcome.completed
+            return await self._ingest(event, message, source)
+        except BaseException as error:
+            failure = error
+            raise
+        finally:
+            del self._in_flight[event_id]
+            ongoing.set_result(failure)
 
     async def close(self) -> None:
         await self._store.close()
+        # The marker stops retrying; what it could not note yet, the next sweep publishes again.
+        self._closing = True
         if self._marker is not None:
             await self._marker
 
     async def publish_unpublished(self, grace: timedelta, limit: int = 200) -> int:
-        """The sweep: publish events stored at least ``grace`` ago whose publishing never finished."""
+        """The sweep: publish events stored at least ``grace`` ago whose publishing never finished.
+
+        Events this process has published and not yet noted are left out: JetStream has them.
+        """
         published: list[str] = []
-        async with self._database.engine.begin() as connection:
-            for stored in await db.claim_unpublished(connection, grace, limit):
-                try:
-                    await self._publisher.publish(_message_of(stored), ack_wait_seconds=self._timeout)
-                except Exception as error:
-                    await db.record_publish_failure(connection, stored.event_id, _one_line(error))
-                    log.warning("sweep could not publish %s: %s", stored.event_id, _one_line(error))
-                    break
-                published.append(stored.event_id)
-            if published:
-                await db.mark_published(connection, published)
+        try:
+            async with self._database.engine.begin() as connection:
+                claimed = await db.claim_unpublished(
+                    connection, grace, limit, excluding=list(self._published)
+                )
+                for stored in claimed:
+                    try:
+                        await self._publisher.publish(_message_of(stored), ack_wait_seconds=self._timeout)
+                    except Exception as error:
+                        await db.record_publish_failure(connection, stored.event_id, _one_line(error))
+                        log.warning("sweep could not publish %s: %s", stored.event_id, _one_line(error))
+                        break
+                    published.append(stored.event_id)
+                if published:
+                    await db.mark_published(connection, published)
+        except BaseException:
+            self._mark_published(*published)
+            raise
         PUBLISHED_BY_SWEEP.inc(len(published))
         return len(published)
 
@@ -167,6 +211,31 @@ class EventIngest:
         except UNAVAILABLE_ERRORS as error:
             raise IngestUnavailableError(_one_line(error)) from error
 
+    async def _ingest(self, event: VerifiedEvent, message: StripeEventReceived, source: str) -> Outcome:
+        try:
+            async with asyncio.timeout(self._timeout):
+                stored = await self._store.submit(db.NewEvent(event, source))
+                if stored is Stored.published or event.event_id in self._published:
+                    return Outcome.duplicate
+                # Straight to JetStream, not through the runtime's outbox (why: ``EventPublisher``);
+                # the committed row above is this event's outbox row, and the sweep its relay.
+                await self._publisher.publish(message, ack_wait_seconds=self._timeout)
+        except UNAVAILABLE_ERRORS as error:
+            raise IngestUnavailableError(_one_line(error)) from error
+        self._mark_published(event.event_id)
+        return Outcome.accepted if stored is Stored.new else Outcome.completed
+
+    async def _outcome_of_ongoing(self, ongoing: asyncio.Future[BaseException | None]) -> Outcome:
+        try:
+            # Shielded: this delivery giving up must not cancel the one it waits for.
+            async with asyncio.timeout(self._timeout):
+                failure = await asyncio.shield(ongoing)
+        except TimeoutError as error:
+            raise IngestUnavailableError(_one_line(error)) from error
+        if failure is None:
+            return Outcome.duplicate
+        raise IngestUnavailableError(f"a concurrent delivery of this event failed: {_one_line(failure)}")
+
     async def _replay(self, selection: db.EventSelection, page_size: int) -> ReplayResult:
         selected = published = already = 0
         after = None
@@ -180,8 +249,13 @@ class EventIngest:
                 already += duplicate
                 published += not duplicate
             selected += len(page)
-            async with self._database.engine.begin() as connection:
-                await db.mark_published(connection, [stored.event_id for _, stored in page])
+            page_ids = [stored.event_id for _, stored in page]
+            try:
+                async with self._database.engine.begin() as connection:
+                    await db.mark_published(connection, page_ids)
+            except BaseException:
+                self._mark_published(*page_ids)
+                raise
             after = (page[-1][0], page[-1][1].event_id)
         return ReplayResult(selected=selected, published=published, already_in_stream=already)
 
@@ -202,13 +276,15 @@ class EventIngest:
                 outcomes.append(Stored.published if event_id in published else Stored.unpublished)
         return outcomes
 
-    def _mark_published(self, event_id: str) -> None:
-        """Note, soon and in bulk, that the event is published; the delivery does not wait for it.
+    def _mark_published(self, *event_ids: str) -> None:
+        """Note, soon and in bulk, that the events are published; the delivery does not wait for it.
 
-        The event is durable in both places already: should the note be lost, the sweep publishes
-        the event once more, which JetStream and the inboxes drop.
+        Until the note is written (retried while Postgres refuses it), the events count as
+        published here: a redelivery is answered as a duplicate and the sweep leaves them out.
         """
-        self._published[event_id] = None
+        if not event_ids:
+            return
+        self._published.update(dict.fromkeys(event_ids))
         if self._marker is None or self._marker.done():
             self._marker = asyncio.create_task(self._mark_soon(), name="mark-published")
 
@@ -218,12 +294,40 @@ class EventIngest:
         while self._published:
             event_ids = list(itertools.islice(self._published, _MARK_BATCH))
             try:
-                async with asyncio.timeout(self._timeout), self._database.engine.begin() as connection:
-                    await db.mark_published(connection, event_ids)
+                await self._write_marks(event_ids)
             except UNAVAILABLE_ERRORS as error:
-                log.warning("could not mark %d events published: %s", len(event_ids), _one_line(error))
+                # Only when closing: the next sweep publishes these again, as the same messages.
+                log.warning(
+                    "%d published events not noted as such before stopping (%s); the next sweep "
+                    "publishes them again under the same Nats-Msg-Id",
+                    len(self._published),
+                    _one_line(error),
+                )
+                return
             for event_id in event_ids:
                 del self._published[event_id]
+
+    async def _write_marks(self, event_ids: list[str]) -> None:
+        def report(state: RetryCallState) -> None:
+            if state.attempt_number == 1 or state.attempt_number % 10 == 0:
+                error = state.outcome.exception() if state.outcome else None
+                log.warning(
+                    "could not mark %d events published (attempt %d, retrying): %s",
+                    len(event_ids),
+                    state.attempt_number,
+                    _one_line(error) if error else "",
+                )
+
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(UNAVAILABLE_ERRORS),
+            wait=_MARK_RETRY_WAIT,
+            stop=lambda _state: self._closing,
+            before_sleep=report,
+            reraise=True,
+        ):
+            with attempt:
+                async with asyncio.timeout(self._timeout), self._database.engine.begin() as connection:
+                    await db.mark_published(connection, event_ids)
 
 
 def _message_of(stored: db.StoredEvent) -> StripeEventReceived:

@@ -3,7 +3,8 @@
 Checks, in order: body size, the ``Stripe-Signature`` header's shape, the signature (HMAC-SHA256 of
 ``"{t}.{raw body}"`` with each active secret, compared in constant time against every ``v1``), the
 timestamp (neither older nor further in the future than the tolerance), then the body: a Stripe
-event in the expected mode, with an ``account`` when it came to the Connect endpoint.
+event in the expected mode, with an ``account`` when it came to the Connect endpoint and without one
+when it came to the platform endpoint.
 """
 
 import hashlib
@@ -37,6 +38,32 @@ class Rejection(StrEnum):
     not_an_event = "not_an_event"
     livemode_mismatch = "livemode_mismatch"
     missing_account = "missing_account"
+    unexpected_account = "unexpected_account"
+
+    @property
+    def explanation(self) -> str:
+        """What is wrong, for the 400 body: whoever sent it (often someone testing) learns what to fix."""
+        return _EXPLANATIONS[self]
+
+
+_EXPLANATIONS = {
+    Rejection.body_too_large: "the body is larger than this endpoint accepts",
+    Rejection.missing_signature: "no Stripe-Signature header",
+    Rejection.malformed_signature: "the Stripe-Signature header is not t=<unix time>,v1=<hex>[,v1=…]",
+    Rejection.no_v1_signature: "the Stripe-Signature header has no v1 signature",
+    Rejection.signature_mismatch: "no v1 signature matches this endpoint's signing secret",
+    Rejection.timestamp_too_old: "the signature's timestamp is older than the tolerance",
+    Rejection.timestamp_in_future: "the signature's timestamp is further ahead than the tolerance",
+    Rejection.not_json: "the body is not UTF-8 JSON",
+    Rejection.not_an_event: "the body is not a Stripe event",
+    Rejection.livemode_mismatch: "the event's livemode is not this deployment's mode",
+    Rejection.missing_account: "an event on the Connect endpoint must carry its connected account",
+    # Stripe sends a connected account's events only to Connect endpoints: such an event here was
+    # misdirected or forged, and stored it would pass for one of the platform's own.
+    Rejection.unexpected_account: (
+        "an event that carries a connected account belongs on the Connect endpoint, not the platform's"
+    ),
+}
 
 
 class DeliveryRejectedError(Exception):
@@ -147,6 +174,8 @@ def parse_event(body: bytes, *, endpoint: Endpoint, expected_livemode: bool) -> 
         raise DeliveryRejectedError(Rejection.not_an_event)
     if endpoint is Endpoint.connect and account is None:
         raise DeliveryRejectedError(Rejection.missing_account)
+    if endpoint is Endpoint.platform and account is not None:
+        raise DeliveryRejectedError(Rejection.unexpected_account)
     return VerifiedEvent(
         event_id=event["id"],
         event_type=event["type"],

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from nats.js import JetStreamContext
 
 from services.runtime.db import Database
+from services.webhooks.verification import Rejection
 from tests.infrastructure import NatsServer, fresh_database
 from tests.integration.webhooks.support import (
     CONNECT_PATH,
@@ -169,6 +170,10 @@ BAD_DELIVERIES: dict[str, tuple[Case, str]] = {
         "livemode_mismatch",
     ),
     "Connect event without account": (_signed(CONNECT_PATH, stripe_event(), _connect), "missing_account"),
+    "platform event with an account": (
+        _signed(PLATFORM_PATH, stripe_event(account="acct_1Abc"), _platform),
+        "unexpected_account",
+    ),
 }
 
 
@@ -188,6 +193,7 @@ async def test_a_bad_delivery_is_refused_with_its_reason_and_leaves_nothing(
 
     assert answer.status_code == 400
     assert answer.json()["error"]["type"] == reason
+    assert answer.json()["error"]["message"] == Rejection(reason).explanation
     assert after == before + 1
     assert await stored_count(gateway.database) == stored_before
     assert await published_ids(js, gateway.namespace) == published_before

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import stripe
 from nats.js import JetStreamContext
 
 from contracts.streams import STRIPE
@@ -174,11 +175,72 @@ async def test_backfill_ingests_the_events_that_never_arrived_once(
     )
 
     total = len(platform) + len(connected)
-    assert first.json() == {"listed": total, "ingested": total - 1, "already_stored": 1, "rejected": 0}
-    assert second.json() == {"listed": total, "ingested": 0, "already_stored": total, "rejected": 0}
+    assert first.json() == {
+        "listed": total,
+        "ingested": total - 1,
+        "already_stored": 1,
+        "rejected": 0,
+        "skipped_accounts": [],
+    }
+    assert second.json() == {
+        "listed": total,
+        "ingested": 0,
+        "already_stored": total,
+        "rejected": 0,
+        "skipped_accounts": [],
+    }
     published = await published_events(js, running.namespace)
     assert sorted(p.message.event_id for p in published) == sorted(platform + connected)
     assert {p.message.account for p in published if p.message.event_id in connected} == {account}
+
+
+async def _express_account(client: stripe.StripeClient) -> str:
+    account = await client.v1.accounts.create_async(
+        {"type": "express", "country": "AU", "capabilities": {"transfers": {"requested": True}}}
+    )
+    return account.id
+
+
+async def _events_of(client: stripe.StripeClient, account: str) -> list[str]:
+    listed = await client.v1.events.list_async({"limit": 100}, {"stripe_account": account})
+    return [event.id for event in listed.data]
+
+
+async def test_backfill_skips_an_account_stripe_refuses_and_backfills_the_others(
+    running: Running, sim: RunningSimulator, js: JetStreamContext
+) -> None:
+    client = sim.client()
+    deleted, kept = await _express_account(client), await _express_account(client)
+    for account in (deleted, kept):
+        await client.v1.customers.create_async({"email": unique_email()}, {"stripe_account": account})
+    # A first backfill stores events of both accounts: both are "known" from then on.
+    assert (await _cli(running, sim, "backfill", "--account", deleted, "--account", kept)).returncode == 0
+    await client.v1.accounts.delete_async(deleted)
+    await client.v1.customers.create_async({"email": unique_email()}, {"stripe_account": kept})
+    platform = [e.id for e in (await client.v1.events.list_async({"limit": 100})).data]
+    kept_events = await _events_of(client, kept)
+
+    # The refused account first: it must not stop the run before the other one.
+    answer = await running.http.post(
+        "/webhooks/admin/backfill", json={"accounts": [deleted, kept]}, headers=AUTHORIZED
+    )
+
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert [skipped["account"] for skipped in result["skipped_accounts"]] == [deleted]
+    reason = result["skipped_accounts"][0]["reason"]
+    assert reason.startswith("403 account_invalid: ")
+    assert deleted in reason
+    assert (result["listed"], result["ingested"]) == (len(platform) + len(kept_events), 1)
+    published = await published_ids(js, running.namespace)
+    assert sorted(published) == sorted({*published, *platform, *kept_events})
+    assert len(published) == len(set(published))
+
+    by_cli = await _cli(running, sim, "backfill", "--known-accounts")
+    assert by_cli.returncode == 0, by_cli.stderr
+    assert "0 ingested" in by_cli.stdout
+    assert "1 accounts skipped" in by_cli.stdout
+    assert f"skipped {deleted}: 403 account_invalid: " in by_cli.stdout
 
 
 async def test_the_cli_replays_and_backfills(

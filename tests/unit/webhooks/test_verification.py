@@ -221,6 +221,23 @@ def test_the_connect_endpoint_needs_an_account() -> None:
     assert verified.account == "acct_1Abc"
 
 
+def test_the_platform_endpoint_refuses_an_event_that_carries_an_account() -> None:
+    """Stripe sends a connected account's events to Connect endpoints only."""
+    on_account = body_of(an_event(account="acct_1Abc"))
+    assert rejection(on_account, header(on_account)) is Rejection.unexpected_account
+    explicit_null = body_of(an_event(account=None))
+    verified = verify_delivery(
+        explicit_null, header(explicit_null), endpoint=Endpoint.platform, policy=POLICY, now=NOW
+    )
+    assert verified.account is None
+
+
+def test_every_rejection_explains_itself() -> None:
+    explanations = [reason.explanation for reason in Rejection]
+    assert all(explanations)
+    assert len(set(explanations)) == len(explanations)
+
+
 # Property-based: Stripe's SDK as the oracle for the signature, on arbitrary header mutations.
 
 # ASCII: the SDK's own compare_digest on str raises TypeError on anything else.
