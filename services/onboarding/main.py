@@ -7,12 +7,13 @@ from fastapi import APIRouter, FastAPI
 
 from services.onboarding import groups_api, members_api
 from services.onboarding.api import add_error_handlers
-from services.onboarding.auth import TokenVerifier
 from services.onboarding.deps import Onboarding
 from services.onboarding.handlers import message_router
 from services.onboarding.settings import OnboardingSettings
 from services.onboarding.stripe import StripeApi
-from services.runtime.service import ServiceDefinition, create_service_app
+from services.runtime.naming import Namespace
+from services.runtime.service import ServiceDefinition, create_service_app, service_runtime
+from services.runtime.stripe_client import stripe_client, stripe_request_budget
 
 DEFINITION = ServiceDefinition(
     name="onboarding",
@@ -24,16 +25,15 @@ DEFINITION = ServiceDefinition(
 
 
 def create_app(settings: OnboardingSettings) -> FastAPI:
-    stripe_api = StripeApi(
-        settings.stripe_api_key,
-        settings.stripe_api_base_url,
-        max_network_retries=settings.stripe_max_network_retries,
-    )
+    # The handlers need Stripe before the app exists; the budget reaches NATS through the app only
+    # at the first call, once the runtime has connected.
+    budget = stripe_request_budget(settings, Namespace(settings.namespace), lambda: service_runtime(app).js)
+    stripe_api = StripeApi(stripe_client(settings, budget))
     routes = APIRouter()
     routes.include_router(members_api.router)
     routes.include_router(groups_api.router)
     definition = replace(DEFINITION, api=routes, messages=message_router(stripe_api))
     app = create_service_app(definition, settings)
-    app.state.onboarding = Onboarding(settings, stripe_api, TokenVerifier(settings))
+    app.state.onboarding = Onboarding(settings, stripe_api)
     add_error_handlers(app)
     return app
