@@ -1,7 +1,7 @@
 """A request rate shared by every process that uses one outside API: each call waits for its turn.
 
 The budget is a GCRA (a leaky bucket with no burst): one value in a JetStream key-value bucket, the
-wall time at which the next request may go. A caller reads it, takes ``max(it, now)`` as its slot,
+wall time (in nanoseconds) at which the next request may go. A caller reads it, takes ``max(it, now)`` as its slot,
 and writes ``slot + 1/rate`` back with compare-and-set on the revision it read; a lost race means
 another process took that slot, so it reads again. Slots are ``1/rate`` apart, so no one-second
 window ever holds more than ``rate`` of them, whichever process took them. The caller then sleeps
@@ -14,6 +14,7 @@ slots they write are read by the others.
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Final
@@ -55,7 +56,9 @@ class SharedRequestBudget:
         self._jetstream = jetstream
         self._bucket = bucket
         self._key = key
-        self._interval = 1.0 / requests_per_second
+        # Whole nanoseconds, rounded up, so that no drift of repeated float sums ever fits one
+        # request more into a second than the rate allows.
+        self._interval_ns = math.ceil(1e9 / requests_per_second)
         self._max_wait = max_wait_seconds
         self._now = now
         self._kv: KeyValue | None = None
@@ -64,7 +67,7 @@ class SharedRequestBudget:
 
     @property
     def requests_per_second(self) -> float:
-        return 1.0 / self._interval
+        return 1e9 / self._interval_ns
 
     async def take(self) -> float:
         """Wait for this call's turn; return the wall time of the slot it was given."""
@@ -94,20 +97,20 @@ class SharedRequestBudget:
         while True:
             try:
                 entry = await kv.get(self._key)
-                next_free, revision = float(entry.value or b"0"), entry.revision or 0
+                next_free, revision = int(entry.value or b"0"), entry.revision or 0
             except KeyNotFoundError:
-                next_free, revision = 0.0, 0
-            now = self._now()
+                next_free, revision = 0, 0
+            now = math.floor(self._now() * 1e9)
             slot = max(next_free, now)
-            if slot - now > self._max_wait:
-                wait = f"{slot - now:.1f} s away, longest wait {self._max_wait:.0f} s"
+            if slot - now > self._max_wait * 1e9:
+                wait = f"{(slot - now) / 1e9:.1f} s away, longest wait {self._max_wait:.0f} s"
                 raise RequestBudgetExhaustedError(f"the next free request slot is {wait}")
             try:
                 # revision 0: only if no one has written the key yet.
-                await kv.update(self._key, repr(slot + self._interval).encode(), last=revision)
+                await kv.update(self._key, str(slot + self._interval_ns).encode(), last=revision)
             except KeyWrongLastSequenceError:
                 continue  # another process took a slot in between: read again
-            return slot
+            return slot / 1e9
 
     async def _store(self) -> KeyValue:
         if self._kv is None:
