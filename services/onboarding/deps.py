@@ -7,6 +7,10 @@ from fastapi import Depends, Request
 
 from services.onboarding.settings import OnboardingSettings
 from services.onboarding.stripe import StripeApi
+from services.runtime.member_auth import CallerDep
+
+# The calling member is the runtime's (services.runtime.member_auth); named here with the rest.
+__all__ = ["CallerDep", "Onboarding", "OnboardingDep", "get_onboarding"]
 
 
 @dataclass(frozen=True)

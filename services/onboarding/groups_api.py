@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from services.onboarding import groups
 from services.onboarding.api import documented_errors
+from services.onboarding.deps import CallerDep
 from services.onboarding.group_rules import (
     GroupStatus,
     Role,
@@ -29,7 +30,6 @@ from services.onboarding.group_terms import (
     default_policy,
 )
 from services.onboarding.payout_order import DRAW_ALGORITHM, PayoutOrderMethod, payout_order
-from services.runtime.member_auth import CallerDep
 from services.runtime.service import RuntimeDep
 
 router = APIRouter(

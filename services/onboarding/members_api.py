@@ -14,10 +14,9 @@ from pydantic import BaseModel, Field, IPvAnyAddress, StringConstraints, Validat
 
 from services.onboarding import becs, members, payout_accounts
 from services.onboarding.api import documented_errors
-from services.onboarding.deps import OnboardingDep
+from services.onboarding.deps import CallerDep, OnboardingDep
 from services.onboarding.member_store import MemberRecord, MemberStore, SetupIntentRecord
 from services.onboarding.stripe import MandateAcceptance
-from services.runtime.member_auth import CallerDep
 from services.runtime.service import RuntimeDep
 
 router = APIRouter(
