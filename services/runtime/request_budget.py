@@ -1,11 +1,12 @@
 """A request rate shared by every process that uses one outside API: each call waits for its turn.
 
-The budget is a GCRA (a leaky bucket with no burst): one value in a JetStream key-value bucket, the
-wall time (in nanoseconds) at which the next request may go. A caller reads it, takes ``max(it, now)`` as its slot,
-and writes ``slot + 1/rate`` back with compare-and-set on the revision it read; a lost race means
-another process took that slot, so it reads again. Slots are ``1/rate`` apart, so no one-second
-window ever holds more than ``rate`` of them, whichever process took them. The caller then sleeps
-until its slot: calls queue instead of failing.
+The budget is a GCRA (a leaky bucket with no burst): one value in a JetStream key-value bucket,
+the wall time (in nanoseconds) at which the next request may go. A caller reads it, takes
+``max(it, now)`` as its slot, and writes ``slot + 1/rate`` back with compare-and-set on the
+revision it read; a lost race means another process took that slot, so it reads again. Slots are
+``1/rate`` apart (whole nanoseconds, rounded up), so no one-second window ever holds more than
+``rate`` of them, whichever process took them. The caller then sleeps until its slot: calls queue
+instead of failing.
 
 Wall time, never the platform clock: the API counts our requests in real seconds (a simulated clock
 may stand still or jump days). Replicas on several machines need their clocks in step (NTP), as the

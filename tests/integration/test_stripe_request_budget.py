@@ -4,6 +4,7 @@ their turn, and against a rate-limited Stripe (the simulator) every call ends up
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import nats
 import pytest
@@ -170,3 +171,36 @@ async def test_without_the_budget_the_same_calls_are_rate_limited(limited_sim: R
 def jetstream(client: NatsClient) -> Callable[[], JetStreamContext]:
     js = client.jetstream()
     return lambda: js
+
+
+class CountingBudget(SharedRequestBudget):
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.taken = 0
+
+    async def take(self) -> float:
+        self.taken += 1
+        return await super().take()
+
+
+async def test_a_rate_limited_request_is_tried_again_each_time_inside_the_budget(
+    limited_sim: RunningSimulator, replicas: tuple[NatsClient, NatsClient], namespace: str
+) -> None:
+    settings = StripeSettings(stripe_api_key=SecretStr(API_KEY), stripe_api_base_url=limited_sim.base_url)
+    budget = CountingBudget(
+        jetstream(replicas[0]), Namespace(namespace).bucket("budget"), requests_per_second=50
+    )
+    client = stripe_client(settings, budget)
+    # Stripe allows less than our budget thinks (another platform key, a per-endpoint limit): 429s.
+    await asyncio.sleep(1.1)
+    limited_sim.faults(rate_limit_ops_per_second=4)
+    try:
+        async with asyncio.TaskGroup() as group:
+            made = [
+                group.create_task(client.v1.customers.create_async({"email": f"r{n}@example.com"}))
+                for n in range(10)
+            ]
+    finally:
+        limited_sim.faults(rate_limit_ops_per_second=RATE)
+    assert len({task.result().id for task in made}) == 10
+    assert budget.taken > 10  # the refused tries went again, each through the budget
