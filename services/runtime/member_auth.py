@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Final
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
@@ -209,7 +209,7 @@ _bearer = HTTPBearer(
 )
 
 
-def install_member_auth(app: Any, settings: MemberTokenSettings) -> None:
+def install_member_auth(app: FastAPI, settings: MemberTokenSettings) -> None:
     """Let ``app``'s routes ask for the calling member (``CallerDep``), verified with ``settings``."""
     app.state.member_token_verifier = TokenVerifier(settings)
 
