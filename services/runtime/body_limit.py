@@ -64,6 +64,8 @@ class RequestBodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = RequestBodyTooLargeError(self._max_bytes)
-        # The rest of the body stays unread; the server closes the connection after this answer.
-        response = error_response(413, refusal.kind, str(refusal.detail), headers={"Connection": "close"})
+        # The rest of the body is never handed to the app: once this answer is complete, the server
+        # drops what still arrives. (Closing the connection instead would reset it under a client
+        # still sending, which then never reads this answer.)
+        response = error_response(413, refusal.kind, str(refusal.detail))
         await response(scope, receive, send)
