@@ -56,17 +56,13 @@ class ApiError(Exception):
 
 
 class FieldProblem(Protocol):
+    """A bad field as a service's domain error names it."""
+
     @property
     def field(self) -> str: ...
 
     @property
     def message(self) -> str: ...
-
-
-class RefusedByRules(Protocol):
-    """What a service's domain error offers the edge: its stable code (and any bad fields)."""
-
-    kind: str
 
 
 # What each status means to a client, for the OpenAPI document; a service may say it its own way.
@@ -131,7 +127,7 @@ def refuse_domain_errors(
     *,
     default_status: int = 409,
 ) -> None:
-    """Answer each ``base`` error (a ``RefusedByRules``) with its status in ``statuses``.
+    """Answer each ``base`` error with its status in ``statuses``.
 
     The most specific class listed wins; an error of a class not listed gets ``default_status``.
     Its ``kind`` is the body's ``type``; its ``problems`` (items with ``field`` and ``message``),
