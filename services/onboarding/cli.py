@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from services.onboarding.auth import AuthenticationUnavailableError, mint_token
 from services.onboarding.settings import TokenSettings
 from services.runtime.clock import parse_duration
 from services.runtime.entrypoint import ConfigurationError, load_settings
+from services.runtime.member_auth import AuthenticationUnavailableError, mint_token
 
 app = typer.Typer(
     name="onboarding",
@@ -43,7 +43,7 @@ def mint_token_command(
         raise typer.BadParameter(str(error), param_hint="--ttl") from None
     try:
         settings = load_settings(TokenSettings)  # a bad one is named, its value never shown
-        # Tokens live in real time (see auth.py): the wall clock, whatever the service clock is.
+        # Tokens live in real time (see runtime/member_auth.py): the wall clock, whatever the clock is.
         token = mint_token(
             settings, sub, lifetime=lifetime, issued_at=datetime.now(UTC), email=email, name=name
         )

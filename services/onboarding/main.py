@@ -6,13 +6,14 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 
 from services.onboarding.api import add_error_handlers
-from services.onboarding.auth import TokenVerifier
 from services.onboarding.deps import Onboarding
 from services.onboarding.handlers import router as messages
 from services.onboarding.routes import groups, members
 from services.onboarding.settings import OnboardingSettings
 from services.onboarding.stripe import StripeApi
-from services.runtime.service import ServiceDefinition, create_service_app
+from services.runtime.naming import Namespace
+from services.runtime.service import ServiceDefinition, create_service_app, service_runtime
+from services.runtime.stripe_client import stripe_client, stripe_request_budget
 
 DEFINITION = ServiceDefinition(
     name="onboarding",
@@ -25,15 +26,14 @@ DEFINITION = ServiceDefinition(
 
 
 def create_app(settings: OnboardingSettings) -> FastAPI:
-    stripe_api = StripeApi(
-        settings.stripe_api_key,
-        settings.stripe_api_base_url,
-        max_network_retries=settings.stripe_max_network_retries,
-    )
+    # The handlers need Stripe before the app exists; the budget reaches NATS through the app only
+    # at the first call, once the runtime has connected.
+    budget = stripe_request_budget(settings, Namespace(settings.namespace), lambda: service_runtime(app).js)
+    stripe_api = StripeApi(stripe_client(settings, budget))
     routes = APIRouter()
     routes.include_router(members.router)
     routes.include_router(groups.router)
-    onboarding = Onboarding(settings, stripe_api, TokenVerifier(settings))
+    onboarding = Onboarding(settings, stripe_api)
     app = create_service_app(replace(DEFINITION, api=routes, dependencies=onboarding), settings)
     app.state.onboarding = onboarding
     add_error_handlers(app)

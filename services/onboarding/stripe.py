@@ -1,37 +1,23 @@
 """The onboarding service's calls to Stripe, through the official SDK, and what it keeps of the answers.
 
-Every write carries an idempotency key derived from what it is for (``onboarding:customer:<member>``
-and so on), so a retried request, ours or the SDK's, never makes a second customer, SetupIntent
-or account.
+The client (its settings, the shared request budget, error translation) is the runtime's
+(``services.runtime.stripe_client``); this file holds only onboarding's calls. Every write carries
+an idempotency key derived from what it is for (``onboarding:customer:<member>`` and so on), so a
+retried request, ours or the SDK's, never makes a second customer, SetupIntent or account.
 """
 
-import contextlib
-import hashlib
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import stripe
-from pydantic import SecretStr
 
 from services.onboarding.domain.members import PayoutAccount, SetupIntentStatus
+from services.runtime import stripe_client
+from services.runtime.stripe_client import fingerprint, stripe_errors_translated
 
 BECS = "au_becs_debit"
-
-
-class StripeRejectedError(Exception):
-    """Stripe refused the request as made (bad bank details, a state it cannot be in)."""
-
-    def __init__(self, message: str, code: str | None, param: str | None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.param = param
-
-
-class StripeUnavailableError(Exception):
-    """Stripe could not be reached or failed; the same request may be tried again."""
 
 
 @dataclass(frozen=True)
@@ -72,25 +58,15 @@ class OnboardingLink:
 
 
 def idempotency_key(*parts: str) -> str:
-    return ":".join(("onboarding", *parts))[:255]
-
-
-def fingerprint(values: Mapping[str, str]) -> str:
-    """A short digest of request parameters, so a different request gets a different key."""
-    return hashlib.sha256(json.dumps(dict(values), sort_keys=True).encode()).hexdigest()[:24]
+    return stripe_client.idempotency_key("onboarding", *parts)
 
 
 class StripeApi:
-    def __init__(self, api_key: SecretStr, base_url: str, *, max_network_retries: int) -> None:
-        self._client = stripe.StripeClient(
-            api_key.get_secret_value(),
-            base_addresses={"api": base_url, "connect": base_url},
-            # Safe: every write has its idempotency key, and the SDK retries only what may succeed.
-            max_network_retries=max_network_retries,
-        )
+    def __init__(self, client: stripe.StripeClient) -> None:
+        self._client = client
 
     async def create_customer(self, member_id: str, email: str, name: str) -> str:
-        with _translated_errors():
+        with stripe_errors_translated():
             customer = await self._client.v1.customers.create_async(
                 {"email": email, "name": name, "metadata": {"member_id": member_id}},
                 {"idempotency_key": idempotency_key("customer", member_id)},
@@ -98,7 +74,7 @@ class StripeApi:
         return customer.id
 
     async def update_customer(self, customer_id: str, email: str, name: str, update_number: int) -> None:
-        with _translated_errors():
+        with stripe_errors_translated():
             await self._client.v1.customers.update_async(
                 customer_id,
                 {"email": email, "name": name},
@@ -106,7 +82,7 @@ class StripeApi:
             )
 
     async def start_setup(self, customer_id: str, member_id: str, key: str) -> SetupIntentView:
-        with _translated_errors():
+        with stripe_errors_translated():
             intent = await self._client.v1.setup_intents.create_async(
                 {
                     "customer": customer_id,
@@ -119,7 +95,7 @@ class StripeApi:
         return setup_intent_view(intent.to_dict())
 
     async def retrieve_setup(self, setup_intent_id: str) -> SetupIntentView:
-        with _translated_errors():
+        with stripe_errors_translated():
             intent = await self._client.v1.setup_intents.retrieve_async(setup_intent_id)
         return setup_intent_view(intent.to_dict())
 
@@ -135,7 +111,7 @@ class StripeApi:
             "ip": acceptance.ip_address,
             "agent": acceptance.user_agent,
         }
-        with _translated_errors():
+        with stripe_errors_translated():
             intent = await self._client.v1.setup_intents.confirm_async(
                 setup_intent_id,
                 {
@@ -162,7 +138,7 @@ class StripeApi:
         return setup_intent_view(intent.to_dict())
 
     async def create_payout_account(self, member_id: str, email: str) -> PayoutAccount:
-        with _translated_errors():
+        with stripe_errors_translated():
             account = await self._client.v1.accounts.create_async(
                 {
                     "country": "AU",
@@ -182,14 +158,14 @@ class StripeApi:
         return payout_account_of(account.to_dict())
 
     async def retrieve_payout_account(self, account_id: str) -> PayoutAccount:
-        with _translated_errors():
+        with stripe_errors_translated():
             account = await self._client.v1.accounts.retrieve_async(account_id)
         return payout_account_of(account.to_dict())
 
     async def onboarding_link(
         self, account_id: str, *, key: str, refresh_url: str, return_url: str
     ) -> OnboardingLink:
-        with _translated_errors():
+        with stripe_errors_translated():
             link = await self._client.v1.account_links.create_async(
                 {
                     "account": account_id,
@@ -235,15 +211,3 @@ def _id_of(value: object) -> str | None:
     if isinstance(value, Mapping):
         return str(value["id"])
     return value if isinstance(value, str) else None
-
-
-@contextlib.contextmanager
-def _translated_errors() -> Iterator[None]:
-    try:
-        yield
-    except (stripe.InvalidRequestError, stripe.CardError, stripe.IdempotencyError) as error:
-        raise StripeRejectedError(
-            error.user_message or str(error), error.code, getattr(error, "param", None)
-        ) from error
-    except stripe.StripeError as error:
-        raise StripeUnavailableError(f"{type(error).__name__}: {error.user_message or error}") from error

@@ -8,9 +8,11 @@ import hmac
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
+
+from services.runtime.errors import ApiError
 
 _bearer = HTTPBearer(auto_error=False, description="The service's operator token.")
 
@@ -20,12 +22,17 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 def check_operator_token(expected: SecretStr | None, presented: str | None) -> None:
     """Raise 503 when no token is configured, 401 unless ``presented`` is the configured one."""
     if expected is None or not expected.get_secret_value():
-        raise HTTPException(503, "operator token not configured")
+        raise ApiError(503, "operator_token_not_configured", "operator token not configured")
     wanted = expected.get_secret_value().encode()
     given = (presented or "").encode()
     # Constant time: how much of a guess matched must not show in the response time.
     if not hmac.compare_digest(given, wanted):
-        raise HTTPException(401, "a valid operator bearer token is required", {"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "unauthorized",
+            "a valid operator bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 def operator_token_required(token_of: Callable[[Request], SecretStr | None]) -> Callable[..., None]:

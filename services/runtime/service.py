@@ -21,9 +21,12 @@ from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
+from services.runtime.body_limit import RequestBodyLimit
 from services.runtime.clock import CLOCK_BUCKET, Clock, SimulatedClock, SystemClock
 from services.runtime.consumer import Consumer, ConsumerPolicy, MessageRouter, run_consumers
 from services.runtime.db import Database, describe_database
+from services.runtime.errors import install_error_handlers
+from services.runtime.member_auth import MemberTokenSettings, install_member_auth
 from services.runtime.migrations import current_revision, head_revision, upgrade_to_head
 from services.runtime.naming import Namespace
 from services.runtime.outbox import OutboxRelay
@@ -31,6 +34,8 @@ from services.runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
+# A readiness check that does not apply to this service: not a failure.
+NOTHING_TO_CHECK = "none"
 DRAIN_SECONDS = 5.0
 STOP_SECONDS = 5.0
 
@@ -63,6 +68,7 @@ class ServiceRuntime:
         self._clock: Clock | None = SystemClock() if settings.clock == "system" else None
         self.relay: OutboxRelay | None = None
         self.consumers: list[Consumer] = []
+        self._consumers_started = False
         self._head_revision = head_revision(definition.migrations_dir)
         self._tasks: list[asyncio.Task[None]] = []
         self._background: asyncio.Task[None] | None = None
@@ -131,6 +137,7 @@ class ServiceRuntime:
         ]
         if self.consumers:
             self._tasks.append(asyncio.create_task(run_consumers(self.consumers), name="consumers"))
+        self._consumers_started = True
         if self.definition.background is not None:
             self._background = asyncio.create_task(self._run_background(), name=f"{name}-background")
             self._tasks.append(self._background)
@@ -210,12 +217,20 @@ class ServiceRuntime:
         checks["nats"] = "ok" if self.nats is not None and self.nats.is_connected else "not connected"
         checks["clock"] = "ok" if self._clock is not None else "not started"
         checks["outbox_relay"] = "ok" if self.relay is not None and self.relay.listening else "not running"
-        unready = [consumer.name for consumer in self.consumers if not consumer.ready]
-        checks["consumers"] = "ok" if not unready else f"not subscribed: {', '.join(unready)}"
+        checks["consumers"] = self._consumers_check()
         if self.definition.background is not None:
             running = self._background is not None and not self._background.done()
             checks["background"] = "ok" if running else "not running"
         return checks
+
+    def _consumers_check(self) -> str:
+        router = self.definition.messages
+        if router is None or not router.subscriptions:
+            return NOTHING_TO_CHECK  # a service that consumes nothing has nothing here to be ready
+        if not self._consumers_started:
+            return "not started"
+        unready = [consumer.name for consumer in self.consumers if not consumer.ready]
+        return "ok" if not unready else f"not subscribed: {', '.join(unready)}"
 
 
 def get_runtime(request: Request) -> ServiceRuntime:
@@ -224,6 +239,11 @@ def get_runtime(request: Request) -> ServiceRuntime:
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def service_runtime(app: FastAPI) -> ServiceRuntime:
+    runtime: ServiceRuntime = app.state.runtime
+    return runtime
 
 
 def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
@@ -246,7 +266,10 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
     app.include_router(_ops_router(), prefix=prefix)
     if definition.api is not None:
         app.include_router(definition.api, prefix=prefix)
-    app.add_exception_handler(Exception, _internal_error)
+    install_error_handlers(app)
+    app.add_middleware(RequestBodyLimit, max_bytes=settings.max_request_body_bytes)
+    if isinstance(settings, MemberTokenSettings):
+        install_member_auth(app, settings)
     return app
 
 
@@ -264,7 +287,7 @@ def _ops_router() -> APIRouter:
     @router.get("/readyz", summary="Readiness: database, migrations, NATS, clock, relay, consumers")
     async def readyz(runtime: RuntimeDep) -> JSONResponse:
         checks = await runtime.readiness()
-        ready = all(value == "ok" for value in checks.values())
+        ready = all(value in ("ok", NOTHING_TO_CHECK) for value in checks.values())
         return JSONResponse(
             {
                 "status": "ready" if ready else "not ready",
@@ -275,11 +298,6 @@ def _ops_router() -> APIRouter:
         )
 
     return router
-
-
-async def _internal_error(_request: Request, error: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=error)
-    return JSONResponse({"error": {"type": "internal_error", "message": "internal error"}}, status_code=500)
 
 
 async def _keep_trying(what: str, attempt: Callable[[], Awaitable[Any]]) -> None:

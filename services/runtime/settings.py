@@ -52,6 +52,12 @@ class ServiceSettings(BaseSettings):
         description="Safety-net poll of the outbox; normally the relay is woken at once by NOTIFY.",
     )
     outbox_batch_size: int = Field(default=200, ge=1, le=10_000)
+    max_request_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1_024,
+        description="Largest request body the HTTP edge reads; a larger one is refused with 413 before "
+        "it is read (declared) or as soon as it crosses the limit (streamed).",
+    )
 
     @field_validator("database_url")
     @classmethod

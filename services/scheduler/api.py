@@ -1,15 +1,14 @@
 """The operator view of timers: by status, target subject and due time, a page at a time."""
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.runtime.errors import ApiError
+from services.runtime.operator_auth import operator_token_required
 from services.runtime.service import RuntimeDep
 from services.scheduler.db import InvalidCursorError, PageCursor, TimerQuery, TimerStore
 from services.scheduler.domain import Timer, TimerStatus
@@ -17,48 +16,13 @@ from services.scheduler.settings import SchedulerSettings
 
 router = APIRouter(tags=["timers"])
 
-_bearer = HTTPBearer(auto_error=False, description="The operator token (ROSCA_SCHEDULER_OPERATOR_TOKEN).")
-
-
-class ApiError(Exception):
-    def __init__(self, status_code: int, kind: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status_code = status_code
-        self.kind = kind
-        self.message = message
-        self.headers = headers
-
-
-async def api_error_response(_request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, ApiError)
-    return JSONResponse(
-        {"error": {"type": error.kind, "message": error.message}},
-        status_code=error.status_code,
-        headers=error.headers,
-    )
-
 
 def get_settings(request: Request) -> SchedulerSettings:
     settings: SchedulerSettings = request.app.state.scheduler_settings
     return settings
 
 
-SettingsDep = Annotated[SchedulerSettings, Depends(get_settings)]
-
-
-def require_operator(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    if settings.operator_token is None:
-        raise ApiError(503, "operator_token_not_configured", "operator token not configured")
-    expected = settings.operator_token.get_secret_value().encode()
-    presented = credentials.credentials.encode() if credentials is not None else b""
-    # Constant time: how much of a guess matched must not show in the response time.
-    if not hmac.compare_digest(presented, expected):
-        raise ApiError(
-            401, "unauthorized", "a valid operator bearer token is required", {"WWW-Authenticate": "Bearer"}
-        )
+require_operator = operator_token_required(lambda request: get_settings(request).operator_token)
 
 
 class TimerView(BaseModel):

@@ -30,7 +30,6 @@ def create_app(settings: SchedulerSettings) -> FastAPI:
     definition = replace(DEFINITION, api=api.router, background=_firing_work(settings))
     app = create_service_app(definition, settings)
     app.state.scheduler_settings = settings
-    app.add_exception_handler(api.ApiError, api.api_error_response)
     return app
 
 

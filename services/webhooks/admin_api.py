@@ -5,11 +5,11 @@ from datetime import datetime
 from typing import Annotated
 
 import stripe
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.stripe_events import STRIPE_EVENT_ID_PATTERN, STRIPE_EVENT_TYPE_PATTERN
+from services.runtime.errors import ApiError
 from services.runtime.operator_auth import operator_token_required
 from services.webhooks import db
 from services.webhooks.api import GatewayDep, get_gateway
@@ -18,23 +18,6 @@ from services.webhooks.ingest import IngestUnavailableError
 from services.webhooks.stripe import StripeEventSource
 
 log = logging.getLogger(__name__)
-
-
-class OperationRefusedError(Exception):
-    """An operator request that cannot be carried out; answered with its status and a short reason."""
-
-    def __init__(self, status_code: int, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.kind = kind
-        self.message = message
-
-
-async def operation_refused_response(_request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, OperationRefusedError)
-    return JSONResponse(
-        {"error": {"type": error.kind, "message": error.message}}, status_code=error.status_code
-    )
 
 
 _require_operator = operator_token_required(lambda request: get_gateway(request).settings.operator_token)
@@ -103,7 +86,7 @@ async def replay(request: ReplayRequest, gateway: GatewayDep) -> ReplayResponse:
         created_until=request.created_until,
     )
     if selection.is_empty:
-        raise OperationRefusedError(400, "empty_selection", "give event_ids, event_type or a created range")
+        raise ApiError(400, "empty_selection", "give event_ids, event_type or a created range")
     try:
         result = await gateway.ingest.replay(selection)
     except IngestUnavailableError as error:
@@ -118,7 +101,7 @@ async def replay(request: ReplayRequest, gateway: GatewayDep) -> ReplayResponse:
 async def run_backfill(request: BackfillRequest, gateway: GatewayDep) -> BackfillResponse:
     settings = gateway.settings
     if settings.stripe_api_key is None:
-        raise OperationRefusedError(503, "not_configured", "Stripe API key not configured")
+        raise ApiError(503, "not_configured", "Stripe API key not configured")
     accounts = list(request.accounts)
     if request.known_accounts:
         try:
@@ -138,7 +121,7 @@ async def run_backfill(request: BackfillRequest, gateway: GatewayDep) -> Backfil
     except stripe.StripeError as error:
         refusal = type(error).__name__
         log.warning("backfill: Stripe refused the listing: %s", refusal)
-        raise OperationRefusedError(502, "stripe_error", f"Stripe refused the listing: {refusal}") from None
+        raise ApiError(502, "stripe_error", f"Stripe refused the listing: {refusal}") from None
     except IngestUnavailableError:
         raise _unavailable() from None
     return BackfillResponse(
@@ -152,8 +135,8 @@ async def run_backfill(request: BackfillRequest, gateway: GatewayDep) -> Backfil
     )
 
 
-def _unavailable() -> OperationRefusedError:
-    return OperationRefusedError(503, "unavailable", "event store or stream unavailable; retry later")
+def _unavailable() -> ApiError:
+    return ApiError(503, "unavailable", "event store or stream unavailable; retry later")
 
 
 def _unix(moment: datetime | None) -> int | None:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from contracts.stripe_events import StripeEventReceived
+from services.runtime.errors import error_response
 from services.webhooks.ingest import EventIngest, IngestUnavailableError
 from services.webhooks.metrics import DELIVERIES, INGEST_SECONDS, REJECTIONS
 from services.webhooks.normalize import normalize
@@ -102,7 +103,7 @@ async def receive(endpoint: Endpoint, request: Request) -> JSONResponse:
     policy = gateway.policies[endpoint]
     if not policy.secrets:
         DELIVERIES.labels(endpoint.value, "not_configured").inc()
-        return _error(503, "not_configured", "signing secret not configured")
+        return error_response(503, "not_configured", "signing secret not configured")
     try:
         body = await _read_body(request, policy.max_body_bytes)
         # Wall time, not the platform clock: Stripe signs with its real clock, so a signature's age
@@ -124,7 +125,7 @@ async def receive(endpoint: Endpoint, request: Request) -> JSONResponse:
             rejected.reason.value,
             extra={"endpoint": endpoint.value, "reason": rejected.reason.value},
         )
-        return _error(400, rejected.reason.value, rejected.reason.explanation)
+        return error_response(400, rejected.reason.value, rejected.reason.explanation)
     started = time.perf_counter()
     try:
         outcome = await gateway.ingest.ingest(event, message, endpoint.value)
@@ -136,7 +137,7 @@ async def receive(endpoint: Endpoint, request: Request) -> JSONResponse:
             unavailable,
             extra={"endpoint": endpoint.value},
         )
-        return _error(503, "unavailable", "event store or stream unavailable; retry later")
+        return error_response(503, "unavailable", "event store or stream unavailable; retry later")
     INGEST_SECONDS.labels(endpoint.value).observe(time.perf_counter() - started)
     DELIVERIES.labels(endpoint.value, outcome.value).inc()
     return JSONResponse({"received": event.event_id, "outcome": outcome.value})
@@ -161,7 +162,3 @@ def _normalized(body: dict[str, Any]) -> StripeEventReceived:
         return normalize(body)
     except ValidationError:
         raise DeliveryRejectedError(Rejection.not_an_event) from None
-
-
-def _error(status: int, kind: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)

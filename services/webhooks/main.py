@@ -41,7 +41,6 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
         timeout=settings.ingest_timeout_seconds,
     )
     app.state.webhooks = api.Gateway.build(settings, ingest)
-    app.add_exception_handler(admin_api.OperationRefusedError, admin_api.operation_refused_response)
     app.add_middleware(DeliveryLane, prefix=f"/{DEFINITION.name}")
     return app
 

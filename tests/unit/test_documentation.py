@@ -6,10 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic_settings import BaseSettings
 
 from rosca.stack import stripe as stack_stripe
+from services.runtime.member_auth import MemberTokenSettings
 from services.runtime.settings import ServiceSettings
 from services.runtime.streams import StreamSettings
+from services.runtime.stripe_client import StripeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -32,24 +35,33 @@ def settings_class(service: str) -> type[ServiceSettings]:
     return found[0]
 
 
-def own_variables(service: str) -> set[str]:
-    """``ROSCA_<SERVICE>_<FIELD>`` of every field beyond those all services share."""
+# Settings a service takes from the runtime as a whole: documented once, as ROSCA_<SERVICE>_<FIELD>.
+SHARED_SETTINGS = (ServiceSettings, MemberTokenSettings, StripeSettings)
+
+
+def variables(service: str, *, shared: bool) -> set[str]:
+    """``ROSCA_<SERVICE>_<FIELD>`` of the service's fields; with ``shared=False``, only its own."""
     settings = settings_class(service)
     prefix = settings.model_config.get("env_prefix", "")
     assert prefix == f"ROSCA_{service.upper()}_", settings
     return {
         f"{prefix}{field.upper()}"
         for field in settings.model_fields
-        if field not in ServiceSettings.model_fields
+        if shared or not any(field in group.model_fields for group in SHARED_SETTINGS)
     }
+
+
+def own_variables(service: str) -> set[str]:
+    return variables(service, shared=False)
 
 
 def test_every_service_is_covered() -> None:
     assert SERVICES == ["collections", "onboarding", "payouts", "scheduler", "webhooks"]
 
 
-def test_every_service_setting_is_documented() -> None:
-    for field in ServiceSettings.model_fields:
+@pytest.mark.parametrize("settings", SHARED_SETTINGS, ids=lambda settings: settings.__name__)
+def test_every_service_setting_is_documented(settings: type[BaseSettings]) -> None:
+    for field in settings.model_fields:
         assert f"`ROSCA_<SERVICE>_{field.upper()}`" in README, field
 
 
@@ -65,9 +77,9 @@ def test_every_stream_setting_is_documented() -> None:
 
 
 def test_no_undocumented_variable_is_mentioned() -> None:
-    known = {f"ROSCA_<SERVICE>_{field.upper()}" for field in ServiceSettings.model_fields}
+    known = {f"ROSCA_<SERVICE>_{field.upper()}" for group in SHARED_SETTINGS for field in group.model_fields}
     known |= {f"ROSCA_STREAMS_{field.upper()}" for field in StreamSettings.model_fields}
-    known |= {variable for service in SERVICES for variable in own_variables(service)}
+    known |= {variable for service in SERVICES for variable in variables(service, shared=True)}
     service_names = "|".join(name.upper() for name in SERVICES)
     mentioned = set(re.findall(rf"`(ROSCA_(?:<SERVICE>|STREAMS|{service_names})_[A-Z0-9_]+)`", README))
     assert mentioned <= known, mentioned - known

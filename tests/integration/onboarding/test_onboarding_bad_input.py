@@ -101,8 +101,10 @@ async def test_a_body_that_is_not_json_is_refused(stack: Stack) -> None:
         content=b"{not json",
         headers={**stack.auth(admin), "Content-Type": "application/json"},
     )
-    assert answer.status_code == 422
-    assert answer.json()["error"]["type"] == "invalid_request"
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["type"] == "malformed_json"
+    assert [problem["field"] for problem in error["problems"]] == ["body"]
 
 
 @pytest.mark.parametrize(

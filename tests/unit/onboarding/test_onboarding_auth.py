@@ -16,16 +16,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from services.onboarding.auth import (
+from services.onboarding.cli import app as cli
+from services.onboarding.main import create_app
+from services.onboarding.settings import OnboardingSettings, TokenSettings
+from services.runtime.member_auth import (
     AuthenticationUnavailableError,
     Caller,
     TokenRejectedError,
     TokenVerifier,
     mint_token,
 )
-from services.onboarding.cli import app as cli
-from services.onboarding.main import create_app
-from services.onboarding.settings import OnboardingSettings, TokenSettings
 
 SECRET = secrets.token_urlsafe(32)
 NOW = datetime.now(UTC)

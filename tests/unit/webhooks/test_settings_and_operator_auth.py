@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
+from services.runtime.errors import install_error_handlers
 from services.runtime.operator_auth import operator_token_required
 from services.webhooks.settings import WebhooksSettings
 
@@ -52,6 +53,7 @@ def test_a_blank_secret_is_a_configuration_error() -> None:
 
 def operator_app(token: str | None) -> TestClient:
     app = FastAPI()
+    install_error_handlers(app)
     required = operator_token_required(lambda _request: SecretStr(token) if token is not None else None)
 
     @app.get("/admin")
@@ -64,7 +66,9 @@ def operator_app(token: str | None) -> TestClient:
 def test_operator_endpoints_are_closed_while_no_token_is_configured() -> None:
     answer = operator_app(None).get("/admin", headers={"Authorization": "Bearer anything"})
     assert answer.status_code == 503
-    assert answer.json()["detail"] == "operator token not configured"
+    assert answer.json() == {
+        "error": {"type": "operator_token_not_configured", "message": "operator token not configured"}
+    }
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong-token-0123456789", "Basic abc", "Bearer "])
@@ -73,6 +77,7 @@ def test_a_missing_or_wrong_token_is_refused(authorization: str | None) -> None:
     answer = operator_app("right-token-0123456789").get("/admin", headers=headers)
     assert answer.status_code == 401
     assert answer.headers["WWW-Authenticate"] == "Bearer"
+    assert answer.json()["error"]["type"] == "unauthorized"
 
 
 def test_the_right_token_passes() -> None:
