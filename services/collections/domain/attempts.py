@@ -39,6 +39,7 @@ def submit_next_attempt(step: Step, contribution: Contribution) -> None:
         contribution,
         status=Status.PENDING,
         attempt=attempt,
+        attempt_mandate_id=contribution.payment_method.mandate_id,
         payment_intent_id=None,
         charge_id=None,
         refund=RefundProgress.NONE,
@@ -123,8 +124,8 @@ def debit_failed(
         )
         return
     method = failed.payment_method
-    if method.mandate_active and method.as_of is not None and method.as_of > reported_at:
-        # The member authorised a new account after this debit failed, and we heard that first.
+    if method.mandate_active and method.mandate_id != failed.attempt_mandate_id:
+        # The member authorised a new account since this debit went out, and we heard that first.
         step.notify(
             failed, NoticeKind.DEBIT_FAILED_RETRYING, failure_code=failure_code, next_attempt_at=step.now
         )

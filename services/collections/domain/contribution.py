@@ -129,6 +129,7 @@ class Contribution:
     payment_method: PaymentMethodRef
     status: ContributionStatus = ContributionStatus.PENDING
     attempt: int = 0
+    attempt_mandate_id: str | None = None
     payment_intent_id: str | None = None
     charge_id: str | None = None
     last_failure_code: str | None = None

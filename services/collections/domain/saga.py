@@ -157,8 +157,11 @@ def _new_mandate(step: Step, message: MandateActivated) -> None:
     if contribution is None or not message.payment_method.mandate_active:
         return
     held = contribution.payment_method
-    if held.as_of is not None and message.occurred_at <= held.as_of:
+    if message.payment_method.mandate_id == held.mandate_id:
+        # Already held, or the mandate that failed: a Stripe mandate never turns active again.
         return
+    if held.mandate_active and held.as_of is not None and message.occurred_at < held.as_of:
+        return  # an older mandate than the active one held
     contribution = replace(
         contribution, payment_method=replace(message.payment_method, as_of=message.occurred_at)
     )
