@@ -101,39 +101,50 @@ def debit_failed(
     """The retry rule: a passing failure waits a few business days, a lost mandate waits for the
     member; either only while an attempt can still settle by the deadline."""
     failed = replace(contribution, last_failure_code=failure_code)
-    plan = step.state.plan
-    if step.state.status is not CycleStatus.COLLECTING or failed.attempt >= plan.policy.attempt_limit:
+    if (
+        step.state.status is not CycleStatus.COLLECTING
+        or failed.attempt >= step.state.plan.policy.attempt_limit
+    ):
+        _fail_for_good(step, failed, failure_code)
+    elif classify_failure(failure_code) is FailureClass.TRANSIENT:
+        _retry_later(step, failed, failure_code)
+    else:
+        _retry_on_a_new_mandate(step, failed, failure_code, reported_at)
+
+
+def _retry_later(step: Step, failed: Contribution, failure_code: str | None) -> None:
+    retry_at = _retry_time(step)
+    if not _settles_in_time(step, retry_at):
         _fail_for_good(step, failed, failure_code)
         return
-    if classify_failure(failure_code) is FailureClass.TRANSIENT:
-        retry_at = _retry_time(step)
-        if not _settles_in_time(step, retry_at):
-            _fail_for_good(step, failed, failure_code)
-            return
-        step.update(replace(failed, status=Status.RETRY_SCHEDULED, next_attempt_at=retry_at))
-        step.command(
-            ScheduleRetry(
-                timer_id=retry_timer_id(failed.contribution_id, failed.attempt + 1),
-                contribution_id=failed.contribution_id,
-                attempt=failed.attempt + 1,
-                at=retry_at,
-            )
+    step.update(replace(failed, status=Status.RETRY_SCHEDULED, next_attempt_at=retry_at))
+    step.command(
+        ScheduleRetry(
+            timer_id=retry_timer_id(failed.contribution_id, failed.attempt + 1),
+            contribution_id=failed.contribution_id,
+            attempt=failed.attempt + 1,
+            at=retry_at,
         )
-        step.notify(
-            failed, NoticeKind.DEBIT_FAILED_RETRYING, failure_code=failure_code, next_attempt_at=retry_at
-        )
-        return
+    )
+    step.notify(failed, NoticeKind.DEBIT_FAILED_RETRYING, failure_code=failure_code, next_attempt_at=retry_at)
+
+
+def _retry_on_a_new_mandate(
+    step: Step, failed: Contribution, failure_code: str | None, reported_at: datetime
+) -> None:
+    """No blind retry on a mandate that is gone: the next attempt waits for a new one."""
     method = failed.payment_method
-    if method.mandate_active and method.mandate_id != failed.attempt_mandate_id:
+    lost_mandate = failed.attempt_mandate_id or method.mandate_id
+    failed = replace(failed, lost_mandate_ids=(*failed.lost_mandate_ids, lost_mandate))
+    if method.mandate_active and method.mandate_id != lost_mandate:
         # The member authorised a new account since this debit went out, and we heard that first.
         step.notify(
             failed, NoticeKind.DEBIT_FAILED_RETRYING, failure_code=failure_code, next_attempt_at=step.now
         )
         submit_next_attempt(step, failed)
         return
-    # No blind retry on a mandate that is gone; if even a debit made now could not settle in
-    # time, waiting for a new mandate is pointless.
     if not _settles_in_time(step, step.now):
+        # Even a debit made now could not settle in time: waiting for a new mandate is pointless.
         _fail_for_good(step, failed, failure_code)
         return
     gone = replace(method, mandate_active=False, as_of=reported_at)

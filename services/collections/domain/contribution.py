@@ -130,6 +130,7 @@ class Contribution:
     status: ContributionStatus = ContributionStatus.PENDING
     attempt: int = 0
     attempt_mandate_id: str | None = None
+    lost_mandate_ids: tuple[str, ...] = ()
     payment_intent_id: str | None = None
     charge_id: str | None = None
     last_failure_code: str | None = None

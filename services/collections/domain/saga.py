@@ -157,8 +157,9 @@ def _new_mandate(step: Step, message: MandateActivated) -> None:
     if contribution is None or not message.payment_method.mandate_active:
         return
     held = contribution.payment_method
-    if message.payment_method.mandate_id == held.mandate_id:
-        # Already held, or the mandate that failed: a Stripe mandate never turns active again.
+    reported = message.payment_method.mandate_id
+    if reported == held.mandate_id or reported in contribution.lost_mandate_ids:
+        # Already held, or one that failed: a Stripe mandate never turns active again.
         return
     if held.mandate_active and held.as_of is not None and message.occurred_at < held.as_of:
         return  # an older mandate than the active one held
