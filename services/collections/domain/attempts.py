@@ -85,7 +85,7 @@ def record_payment_intent(
 
 
 def debit_succeeded(
-    step: Step, contribution: Contribution, payment_intent_id: str, charge_id: str | None, stripe_fee: int
+    step: Step, contribution: Contribution, payment_intent_id: str, charge_id: str, stripe_fee: int
 ) -> Contribution:
     collected = replace(
         contribution, status=Status.SUCCEEDED, payment_intent_id=payment_intent_id, charge_id=charge_id

@@ -23,6 +23,7 @@ from services.collections.domain.commands import (
 from services.collections.domain.contribution import (
     IN_FLIGHT,
     SETTLED_FOR_CANCELLATION,
+    Contribution,
     ContributionStatus,
     deadline_timer_id,
     retry_timer_id,
@@ -216,18 +217,7 @@ def _fund(step: Step) -> None:
     step.command(CancelDeadline(deadline_timer_id(plan.cycle_id)))
     contributions = step.state.contributions
     shares = platform_fee_shares([c.amount for c in contributions], plan.policy.platform_fee_bps)
-    charges = tuple(
-        PayoutCharge(
-            contribution_id=c.contribution_id,
-            member_id=c.member_id,
-            payment_intent_id=c.payment_intent_id or "",
-            charge_id=c.charge_id or "",
-            amount=c.amount,
-            platform_fee=share,
-            transfer_amount=c.amount - share,
-        )
-        for c, share in zip(contributions, shares, strict=True)
-    )
+    charges = tuple(_payout_charge(c, share) for c, share in zip(contributions, shares, strict=True))
     payout = PayoutRecord(charges)
     step.state = replace(step.state, payout=payout)
     step.post(
@@ -260,3 +250,19 @@ def _complete(step: Step, message: CyclePaid) -> None:
     step.post(postings.cycle_paid(plan.cycle_id, plan.currency, payout.transfer_total))
     step.state = replace(step.state, payout_paused_reason=None)
     step.enter(CycleStatus.COMPLETED)
+
+
+def _payout_charge(contribution: Contribution, platform_fee: int) -> PayoutCharge:
+    if contribution.payment_intent_id is None or contribution.charge_id is None:
+        # Every report of a collected debit names its charge; without one there is nothing to
+        # transfer from (a transfer's source_transaction), so stop rather than guess.
+        raise LedgerError(f"contribution {contribution.contribution_id} was collected without a charge id")
+    return PayoutCharge(
+        contribution_id=contribution.contribution_id,
+        member_id=contribution.member_id,
+        payment_intent_id=contribution.payment_intent_id,
+        charge_id=contribution.charge_id,
+        amount=contribution.amount,
+        platform_fee=platform_fee,
+        transfer_amount=contribution.amount - platform_fee,
+    )

@@ -277,3 +277,17 @@ def test_processing_records_the_payment_intent_and_never_moves_back_to_pending()
     run.apply(PaymentIntentProcessing(run.now, c.contribution_id, 1, "pi_one"))
     assert run.contribution(0).status is Status.PROCESSING
     assert run.contribution(0).payment_intent_id == "pi_one"
+
+
+def test_a_redelivered_activation_of_a_mandate_that_failed_since_never_debits_it_again() -> None:
+    run = collected_run()
+    run.fail(0, "account_closed")
+    run.now = datetime(2026, 3, 19, 10, 0, tzinfo=SYDNEY)
+    first_new = new_active_mandate(run, 0)
+    run.apply(first_new)
+    run.processing(0)
+    run.now = datetime(2026, 3, 23, 10, 0, tzinfo=SYDNEY)
+    run.fail(0, "no_account")  # the new account fails too
+    assert run.contribution(0).status is Status.AWAITING_MANDATE
+    assert nothing_decided(run.apply(first_new))
+    assert run.contribution(0).status is Status.AWAITING_MANDATE

@@ -204,9 +204,6 @@ class ChaoticCycle(RuleBasedStateMachine):
         assert not self.cycle.world.pending, "the cycle never settled"
         event(f"ended {self.cycle.run.status().value}")
         event(f"disputes {len(self.cycle.run.state.disputes)}")
-        event(
-            f"refund failed {any(c.status.value == 'refund_failed' for c in self.cycle.run.state.contributions)}"
-        )
         self.cycle.assert_finished_right()
 
 
