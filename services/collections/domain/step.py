@@ -30,9 +30,22 @@ class Step:
         self.business_days = business_days
         self._commands: list[Command] = []
         self._postings: list[Transaction] = []
+        self._entered: list[CycleStatus] = []
 
     def decision(self) -> Decision:
-        return Decision(self.state, tuple(self._commands), tuple(self._postings))
+        plan = self.state.plan
+        announcements = [
+            PublishCycleStatus(
+                group_id=plan.group_id,
+                cycle_id=plan.cycle_id,
+                cycle_number=plan.cycle_number,
+                status=status.value,
+                defaulting_member_ids=self.state.defaulting_member_ids,
+                delinquent_member_ids=self.state.delinquent_member_ids,
+            )
+            for status in self._entered
+        ]
+        return Decision(self.state, (*self._commands, *announcements), tuple(self._postings))
 
     def debit(self, contribution: Contribution) -> Debit:
         """The contribution's current debit attempt, as the ledger names it."""
@@ -59,19 +72,10 @@ class Step:
         self._postings.extend(transactions)
 
     def enter(self, status: CycleStatus) -> None:
-        """Move the cycle on and tell the rest of the system (``collections.evt.cycle_<status>``)."""
+        """Move the cycle on; the rest of the system hears of it (``collections.evt.cycle_<status>``)
+        when the step ends, with the defaulting and delinquent members as the step leaves them."""
         self.state = replace(self.state, status=status)
-        plan = self.state.plan
-        self.command(
-            PublishCycleStatus(
-                group_id=plan.group_id,
-                cycle_id=plan.cycle_id,
-                cycle_number=plan.cycle_number,
-                status=status.value,
-                defaulting_member_ids=self.state.defaulting_member_ids,
-                delinquent_member_ids=self.state.delinquent_member_ids,
-            )
-        )
+        self._entered.append(status)
 
     def notify(
         self,

@@ -144,6 +144,9 @@ def test_the_deadline_refunds_collected_and_processing_debits_and_cancels_retrie
         Status.FAILED_FINAL,
     ]
     assert run.state.defaulting_member_ids == (run.contribution(2).member_id,)
+    [announced] = [command for command in decision.commands if isinstance(command, PublishCycleStatus)]
+    assert announced.status == "cancelling"
+    assert announced.defaulting_member_ids == (run.contribution(2).member_id,)
 
 
 def test_the_cycle_is_cancelled_once_every_refund_settled_and_every_cent_is_back() -> None:
