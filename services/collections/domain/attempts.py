@@ -46,14 +46,6 @@ def submit_next_attempt(step: Step, contribution: Contribution) -> None:
         next_attempt_at=None,
     )
     step.update(submitted)
-    metadata = {
-        "group_id": str(plan.group_id),
-        "cycle_id": str(plan.cycle_id),
-        "cycle_number": str(plan.cycle_number),
-        "member_id": contribution.member_id,
-        "contribution_id": str(contribution.contribution_id),
-        "attempt": str(attempt),
-    }
     method = contribution.payment_method
     step.command(
         CreatePaymentIntent(
@@ -67,7 +59,7 @@ def submit_next_attempt(step: Step, contribution: Contribution) -> None:
             payment_method_id=method.payment_method_id,
             mandate_id=method.mandate_id,
             transfer_group=plan.transfer_group,
-            metadata=metadata,
+            metadata=step.stripe_metadata(submitted),
         )
     )
 

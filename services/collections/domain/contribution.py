@@ -112,7 +112,8 @@ def classify_failure(failure_code: str | None) -> FailureClass:
 
 @dataclass(frozen=True)
 class PaymentMethodRef:
-    """The Stripe objects a debit uses, and whether the mandate allows debiting now."""
+    """The Stripe objects a debit uses, and whether the mandate allows debiting now (as of when
+    that was last reported, if known)."""
 
     customer_id: str
     payment_method_id: str
@@ -123,6 +124,14 @@ class PaymentMethodRef:
 
 @dataclass(frozen=True)
 class Contribution:
+    """One member's contribution to one cycle.
+
+    ``attempt`` is the latest debit attempt (0 before the first); ``payment_intent_id`` and
+    ``charge_id`` are that attempt's. ``attempt_mandate_id`` is the mandate it debited, and
+    ``lost_mandate_ids`` every mandate a debit failed on for good, so a late or repeated report of
+    one of those being active never leads to debiting it again.
+    """
+
     contribution_id: UUID
     member_id: str
     amount: int

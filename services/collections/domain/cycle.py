@@ -81,10 +81,6 @@ class CycleState:
         )
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in (CycleStatus.COMPLETED, CycleStatus.CANCELLED)
-
-    @property
     def waiting_on(self) -> str | None:
         """Who the cycle waits for, when it waits on a person rather than on Stripe or a timer."""
         if self.status is CycleStatus.PAYOUT_PAUSED:

@@ -48,14 +48,7 @@ def ask_for_wanted_refund(step: Step, contribution: Contribution) -> None:
             payment_intent_id=contribution.payment_intent_id,
             amount=contribution.amount,
             currency=plan.currency,
-            metadata={
-                "group_id": str(plan.group_id),
-                "cycle_id": str(plan.cycle_id),
-                "cycle_number": str(plan.cycle_number),
-                "member_id": contribution.member_id,
-                "contribution_id": str(contribution.contribution_id),
-                "attempt": str(contribution.attempt),
-            },
+            metadata=step.stripe_metadata(contribution),
         )
     )
 

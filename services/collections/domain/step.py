@@ -59,6 +59,18 @@ class Step:
             plan.currency,
         )
 
+    def stripe_metadata(self, contribution: Contribution) -> dict[str, str]:
+        """What rosca tags its Stripe objects with, so every webhook finds its cycle and attempt."""
+        plan = self.state.plan
+        return {
+            "group_id": str(plan.group_id),
+            "cycle_id": str(plan.cycle_id),
+            "cycle_number": str(plan.cycle_number),
+            "member_id": contribution.member_id,
+            "contribution_id": str(contribution.contribution_id),
+            "attempt": str(contribution.attempt),
+        }
+
     def update(self, contribution: Contribution) -> None:
         self.state = self.state.with_contribution(contribution)
 
