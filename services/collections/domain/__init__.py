@@ -1,0 +1,1 @@
+"""The pure core of collections: the rotation plan, the cycle saga and the group ledger (no I/O)."""

@@ -1,0 +1,185 @@
+"""The ledger transactions of each saga step, each referenced by the step that causes it."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from services.collections.domain.ledger import Account, AccountKind, Entry, Transaction, transfer
+
+PLATFORM_FUNDS = Account(AccountKind.PLATFORM_FUNDS)
+STRIPE_FEES = Account(AccountKind.STRIPE_FEES)
+WRITE_OFF = Account(AccountKind.WRITE_OFF)
+
+
+def member_contributions(member_id: str) -> Account:
+    return Account(AccountKind.MEMBER_CONTRIBUTIONS, member_id)
+
+
+def cycle_pot(cycle_id: UUID) -> Account:
+    return Account(AccountKind.CYCLE_POT, str(cycle_id))
+
+
+def recipient_payable(cycle_id: UUID) -> Account:
+    return Account(AccountKind.RECIPIENT_PAYABLE, str(cycle_id))
+
+
+def transfers(cycle_id: UUID) -> Account:
+    return Account(AccountKind.TRANSFERS, str(cycle_id))
+
+
+def platform_fees(cycle_id: UUID) -> Account:
+    return Account(AccountKind.PLATFORM_FEES, str(cycle_id))
+
+
+def refunds(cycle_id: UUID) -> Account:
+    return Account(AccountKind.REFUNDS, str(cycle_id))
+
+
+def refund_owed(member_id: str) -> Account:
+    return Account(AccountKind.REFUND_OWED, member_id)
+
+
+def dispute_receivable(member_id: str) -> Account:
+    return Account(AccountKind.DISPUTE_RECEIVABLE, member_id)
+
+
+@dataclass(frozen=True)
+class Debit:
+    """One debit attempt of a contribution, as the ledger names it."""
+
+    cycle_id: UUID
+    member_id: str
+    contribution_id: UUID
+    attempt: int
+    amount: int
+    currency: str
+
+    @property
+    def reference(self) -> str:
+        return f"{self.contribution_id}-{self.attempt}"
+
+
+def debit_collected(debit: Debit, stripe_fee: int) -> tuple[Transaction, ...]:
+    collected = transfer(
+        f"debit-collected-{debit.reference}",
+        debit.currency,
+        debit.amount,
+        member_contributions(debit.member_id),
+        cycle_pot(debit.cycle_id),
+    )
+    return (collected, *_stripe_fee(f"debit-stripe-fee-{debit.reference}", debit.currency, stripe_fee))
+
+
+def debit_refunded(debit: Debit) -> Transaction:
+    return transfer(
+        f"debit-refunded-{debit.reference}",
+        debit.currency,
+        debit.amount,
+        cycle_pot(debit.cycle_id),
+        refunds(debit.cycle_id),
+    )
+
+
+def refund_failed(debit: Debit) -> Transaction:
+    """Stripe could not return the money: it leaves the pot and is owed to the member instead."""
+    return transfer(
+        f"refund-failed-{debit.reference}",
+        debit.currency,
+        debit.amount,
+        cycle_pot(debit.cycle_id),
+        refund_owed(debit.member_id),
+    )
+
+
+def dispute_reversed_from_pot(debit: Debit, dispute_id: str, dispute_fee: int) -> tuple[Transaction, ...]:
+    """The bank gave the member their money back while it was still in the pot."""
+    reversal = transfer(
+        f"dispute-opened-{dispute_id}",
+        debit.currency,
+        debit.amount,
+        cycle_pot(debit.cycle_id),
+        member_contributions(debit.member_id),
+    )
+    return (reversal, *dispute_fee_paid(dispute_id, debit.currency, dispute_fee))
+
+
+def dispute_receivable_opened(debit: Debit, dispute_id: str, dispute_fee: int) -> tuple[Transaction, ...]:
+    """The money was already paid out or refunded: the platform covers it and the member owes it."""
+    receivable = transfer(
+        f"dispute-opened-{dispute_id}",
+        debit.currency,
+        debit.amount,
+        PLATFORM_FUNDS,
+        dispute_receivable(debit.member_id),
+    )
+    return (receivable, *dispute_fee_paid(dispute_id, debit.currency, dispute_fee))
+
+
+def refund_after_dispute(debit: Debit) -> Transaction:
+    """A refund went out, and the bank also returned the debit: the member owes it once."""
+    return transfer(
+        f"refund-after-dispute-{debit.reference}",
+        debit.currency,
+        debit.amount,
+        PLATFORM_FUNDS,
+        dispute_receivable(debit.member_id),
+    )
+
+
+def refund_owed_settled_by_dispute(
+    debit: Debit, dispute_id: str, dispute_fee: int
+) -> tuple[Transaction, ...]:
+    """The member's bank returned a debit we owed back but could not refund: the debt is paid."""
+    settled = transfer(
+        f"dispute-opened-{dispute_id}",
+        debit.currency,
+        debit.amount,
+        refund_owed(debit.member_id),
+        member_contributions(debit.member_id),
+    )
+    return (settled, *dispute_fee_paid(dispute_id, debit.currency, dispute_fee))
+
+
+def dispute_won(
+    member_id: str, dispute_id: str, amount: int, currency: str, *, was_receivable: bool
+) -> Transaction:
+    """The money comes back: it clears the member's debt, or (taken from the pot before) is owed
+    back to them, since their contribution was collected again or the cycle was cancelled."""
+    reference = f"dispute-won-{dispute_id}"
+    if was_receivable:
+        return transfer(reference, currency, amount, dispute_receivable(member_id), PLATFORM_FUNDS)
+    return transfer(reference, currency, amount, member_contributions(member_id), refund_owed(member_id))
+
+
+def payout_requested(cycle_id: UUID, currency: str, transfer_total: int, fee_total: int) -> Transaction:
+    entries = [
+        Entry(cycle_pot(cycle_id), -(transfer_total + fee_total)),
+        Entry(recipient_payable(cycle_id), transfer_total),
+    ]
+    if fee_total:
+        entries.append(Entry(platform_fees(cycle_id), fee_total))
+    return Transaction(f"payout-requested-{cycle_id}", currency, tuple(entries))
+
+
+def cycle_paid(cycle_id: UUID, currency: str, transfer_total: int) -> Transaction:
+    return transfer(
+        f"cycle-paid-{cycle_id}", currency, transfer_total, recipient_payable(cycle_id), transfers(cycle_id)
+    )
+
+
+def receivable_written_off(
+    member_id: str, amount: int, currency: str, decision_reference: str
+) -> Transaction:
+    """An admin gives up on a member's debt (``decision_reference`` names that decision)."""
+    return transfer(
+        f"write-off-{decision_reference}", currency, amount, dispute_receivable(member_id), WRITE_OFF
+    )
+
+
+def _stripe_fee(reference: str, currency: str, fee: int) -> tuple[Transaction, ...]:
+    if fee <= 0:
+        return ()
+    return (transfer(reference, currency, fee, PLATFORM_FUNDS, STRIPE_FEES),)
+
+
+def dispute_fee_paid(dispute_id: str, currency: str, fee: int) -> tuple[Transaction, ...]:
+    return _stripe_fee(f"dispute-fee-{dispute_id}", currency, fee)
