@@ -1,6 +1,5 @@
 """The ``rosca`` command: run the local stack and operate it (streams, clock, webhooks, AsyncAPI)."""
 
-import functools
 import json
 import os
 import sys
@@ -17,14 +16,8 @@ from typer.core import TyperGroup
 from rosca.console import say, warn
 from rosca.errors import CliError, UsageError, one_line
 from rosca.lazy_command import LazyCommand
-from rosca.stack.local_secrets import read_env_file
-from rosca.stack.state import (
-    DEFAULT_DATA_DIR,
-    StackState,
-    require_running_stack,
-    running_stack,
-    service_environment_path,
-)
+from rosca.service_commands import DataDirOption, run_in_the_stack
+from rosca.stack.state import DEFAULT_DATA_DIR, StackState, require_running_stack
 
 # Each command imports what it needs when it runs (hence PLC0415 below): importing every command's
 # modules up front (FastAPI, SQLAlchemy, the stripe SDK, a service's app) made each command take
@@ -70,9 +63,6 @@ class LogLevel(StrEnum):
     error = "ERROR"
 
 
-DataDirOption = Annotated[
-    Path, typer.Option("--data-dir", help="Where the stack keeps its data, logs and stack.json.")
-]
 NatsUrlOption = Annotated[
     str | None,
     typer.Option(
@@ -325,53 +315,7 @@ def mint_token(
 def _webhooks_commands() -> TyperGroup:
     from services.webhooks import cli as webhooks_cli  # noqa: PLC0415
 
-    return _run_in_the_stack(webhooks_cli.app, "webhooks", help=WEBHOOKS_HELP)
-
-
-def _run_in_the_stack(service_app: typer.Typer, service: str, *, help: str) -> TyperGroup:
-    """The service's own commands, each run with the settings the stack in --data-dir gave the service.
-
-    The caller's own ``ROSCA_<SERVICE>_*`` variables win. With no stack running there, the caller must
-    have named the service's NATS (``ROSCA_<SERVICE>_NATS_URL``): never the default port's.
-    """
-    chosen: dict[str, Path] = {}
-
-    def remember(data_dir: DataDirOption = DEFAULT_DATA_DIR) -> None:
-        chosen["data_dir"] = data_dir
-
-    def use_the_stacks_settings() -> None:
-        data_dir = chosen.get("data_dir", DEFAULT_DATA_DIR)
-        prefix = f"ROSCA_{service.upper()}_"
-        if running_stack(data_dir) is None and f"{prefix}NATS_URL" in os.environ:
-            return  # the caller's own deployment
-        require_running_stack(
-            data_dir,
-            otherwise=f"or set {prefix}NATS_URL and {prefix}DATABASE_URL to work on another deployment",
-        )
-        for name, value in read_env_file(service_environment_path(data_dir, service)).items():
-            os.environ.setdefault(name, value)
-
-    # Looked up as a command runs, not in the group's callback: that one runs before a command's
-    # --help too, which must work with no stack.
-    holder = typer.Typer()
-    holder.add_typer(service_app, name=service, callback=remember, help=help)
-    group = typer.main.get_command(holder)
-    assert isinstance(group, TyperGroup)
-    commands = group.commands[service]
-    assert isinstance(commands, TyperGroup)
-    for command in commands.commands.values():
-        if command.callback is not None:
-            command.callback = _first(use_the_stacks_settings, command.callback)
-    return commands
-
-
-def _first(before: Callable[[], None], callback: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(callback)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        before()
-        return callback(*args, **kwargs)
-
-    return run
+    return run_in_the_stack(webhooks_cli.app, "webhooks", help=WEBHOOKS_HELP)
 
 
 WEBHOOKS_HELP = (
