@@ -1,6 +1,5 @@
 """The ``rosca`` command: run the local stack and operate it (streams, clock, webhooks, AsyncAPI)."""
 
-import asyncio
 import json
 import os
 import sys
@@ -9,35 +8,38 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
-from rosca import gateway as gateway_module
-from rosca.clock import (
-    advance_clock,
-    describe_move,
-    parse_delta,
-    parse_moment,
-    set_clock,
-    show_clock,
-    wait_for_timers,
-)
 from rosca.console import say, warn
-from rosca.errors import CliError, UsageError
-from rosca.jetstream import describe_provisioning, one_line, provision
-from rosca.stack.local_secrets import read_env_file
-from rosca.stack.state import running_stack, service_environment_path
-from rosca.stack.stripe import configured_stripe
-from rosca.stack.up import UpOptions, run_up
-from services.onboarding import cli as onboarding_cli
-from services.webhooks import cli as webhooks_cli
+from rosca.errors import CliError, UsageError, one_line
+from rosca.lazy_command import LazyCommand
+from rosca.service_commands import DataDirOption, run_in_the_stack
+from rosca.stack.state import DEFAULT_DATA_DIR, StackState, require_running_stack
 
-DEFAULT_DATA_DIR = Path(".rosca")
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+# Each command imports what it needs when it runs (hence PLC0415 below): importing every command's
+# modules up front (FastAPI, SQLAlchemy, the stripe SDK, a service's app) made each command take
+# seconds to start.
+
+T = TypeVar("T")
+
+# The origin of a frontend in development (onboarding's return URLs point there too).
+DEVELOPMENT_CORS_ORIGINS = "http://localhost:3000"
+
+
+class RoscaCommands(TyperGroup):
+    """rosca's own commands, and a service's operator commands, loaded only when one of them runs."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.add_command(LazyCommand("webhooks", WEBHOOKS_HELP, _webhooks_commands))
+
 
 app = typer.Typer(
     name="rosca",
+    cls=RoscaCommands,
     help="Run the rosca stack locally and operate it.",
     no_args_is_help=True,
     add_completion=False,
@@ -61,16 +63,20 @@ class LogLevel(StrEnum):
     error = "ERROR"
 
 
-DataDirOption = Annotated[
-    Path, typer.Option("--data-dir", help="Where the stack keeps its data, logs and stack.json.")
-]
 NatsUrlOption = Annotated[
     str | None,
-    typer.Option("--nats-url", help="NATS to use; default: the running stack's, else $ROSCA_NATS_URL."),
+    typer.Option(
+        "--nats-url",
+        envvar="ROSCA_NATS_URL",
+        help="Another NATS to use instead of the stack's (the stack running in --data-dir).",
+    ),
 ]
 NamespaceOption = Annotated[
     str | None,
-    typer.Option("--namespace", help="Prefix of subjects, streams and buckets; default: the stack's."),
+    typer.Option(
+        "--namespace",
+        help="Prefix of subjects, streams and buckets; default: the stack's (none with --nats-url).",
+    ),
 ]
 WaitOption = Annotated[
     bool,
@@ -110,8 +116,20 @@ def up(
             "without it, an embedded Postgres in <data-dir>/postgres.",
         ),
     ] = None,
+    cors_origins: Annotated[
+        str,
+        typer.Option(
+            envvar="ROSCA_GATEWAY_CORS_ORIGINS",
+            help="Origins of the browser apps that may call the API through the gateway, "
+            "comma-separated (empty: none).",
+        ),
+    ] = DEVELOPMENT_CORS_ORIGINS,
 ) -> None:
     """Start NATS, Postgres, the Stripe simulator, the services and the gateway; Ctrl-C stops them all."""
+    from rosca.gateway import parse_origins  # noqa: PLC0415
+    from rosca.stack.stripe import configured_stripe  # noqa: PLC0415
+    from rosca.stack.up import UpOptions, run_up  # noqa: PLC0415
+
     stripe = configured_stripe(os.environ)
     status = run_up(
         UpOptions(
@@ -123,6 +141,7 @@ def up(
             log_level=log_level.value,
             ready_timeout_seconds=ready_timeout,
             database_url=database_url or None,
+            cors_origins=tuple(_parsed("--cors-origins", parse_origins, cors_origins)),
             stripe=stripe,
         )
     )
@@ -137,13 +156,30 @@ def gateway(
     ],
     host: Annotated[str, typer.Option(envvar="ROSCA_GATEWAY_HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="ROSCA_GATEWAY_PORT", min=1, max=65535)] = 8100,
+    cors_origins: Annotated[
+        str,
+        typer.Option(
+            envvar="ROSCA_GATEWAY_CORS_ORIGINS",
+            help="Origins of the browser apps that may call through it, comma-separated.",
+        ),
+    ] = "",
 ) -> None:
     """Serve only the gateway over the given routes (``rosca up`` starts one itself)."""
+    from rosca import gateway as gateway_module  # noqa: PLC0415
+
+    gateway_module.serve(
+        _parsed("--routes", gateway_module.parse_routes, routes),
+        host=host,
+        port=port,
+        cors_origins=_parsed("--cors-origins", gateway_module.parse_origins, cors_origins),
+    )
+
+
+def _parsed(option: str, parse: Callable[[str], T], text: str) -> T:
     try:
-        table = gateway_module.parse_routes(routes)
+        return parse(text)
     except ValueError as error:
-        raise UsageError(f"--routes: {error}") from None
-    gateway_module.serve(table, host=host, port=port)
+        raise UsageError(f"{option}: {error}") from None
 
 
 @streams_app.command("provision")
@@ -153,6 +189,10 @@ def streams_provision(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
     """Create or update every stream and the clock bucket (idempotent)."""
+    import asyncio  # noqa: PLC0415
+
+    from rosca.streams import describe_provisioning, provision  # noqa: PLC0415
+
     url, prefix = _nats_target(nats_url, namespace, data_dir)
     results = asyncio.run(provision(url, prefix))
     say(f"streams on {url}: {describe_provisioning(results)}")
@@ -165,6 +205,10 @@ def clock_show(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
     """Print the simulated time."""
+    import asyncio  # noqa: PLC0415
+
+    from rosca.clock import show_clock  # noqa: PLC0415
+
     url, prefix = _clock_target(nats_url, namespace, data_dir)
     say(asyncio.run(show_clock(url, prefix)).isoformat())
 
@@ -180,6 +224,10 @@ def clock_advance(
     wait_timeout: WaitTimeoutOption = 60.0,
 ) -> None:
     """Move the simulated time forward; every timer due in between fires."""
+    import asyncio  # noqa: PLC0415
+
+    from rosca.clock import advance_clock, describe_move, parse_delta  # noqa: PLC0415
+
     delta = parse_delta(duration)
     url, prefix = _clock_target(nats_url, namespace, data_dir, waiting=wait)
     before, after = asyncio.run(advance_clock(url, prefix, delta))
@@ -199,6 +247,10 @@ def clock_set(
     wait_timeout: WaitTimeoutOption = 60.0,
 ) -> None:
     """Set the simulated time (never backwards)."""
+    import asyncio  # noqa: PLC0415
+
+    from rosca.clock import describe_move, parse_moment, set_clock  # noqa: PLC0415
+
     target = parse_moment(moment)
     url, prefix = _clock_target(nats_url, namespace, data_dir, waiting=wait)
     before, after = asyncio.run(set_clock(url, prefix, target))
@@ -208,6 +260,10 @@ def clock_set(
 
 
 def _wait_for_timers(url: str, prefix: str, moment: datetime, timeout_seconds: float) -> None:
+    import asyncio  # noqa: PLC0415
+
+    from rosca.clock import wait_for_timers  # noqa: PLC0415
+
     started = time.monotonic()
     asyncio.run(wait_for_timers(url, prefix, moment, timeout_seconds))
     say(f"scheduler: every timer due by then is published ({time.monotonic() - started:.1f} s)")
@@ -225,31 +281,46 @@ def stripe_sim(context: typer.Context) -> None:
     stripe_sim_main.main(context.args, prog="rosca stripe-sim")
 
 
-def _settings_of_the_stack(service: str) -> Callable[..., None]:
-    """A callback giving a service's command what the stack gave that service, under the caller's own."""
-
-    def load(data_dir: DataDirOption = DEFAULT_DATA_DIR) -> None:
-        if running_stack(data_dir) is None:
-            return
-        for name, value in read_env_file(service_environment_path(data_dir, service)).items():
-            os.environ.setdefault(name, value)
-
-    return load
-
-
-app.add_typer(
-    webhooks_cli.app,
-    name="webhooks",
-    callback=_settings_of_the_stack("webhooks"),
-    help="Stripe events: replay stored ones, backfill missed ones. Settings: the ROSCA_WEBHOOKS_* "
-    "variables set, the rest from the stack running in --data-dir.",
+onboarding_app = typer.Typer(
+    help="Onboarding development commands (`mint-token` makes a member's bearer token) for the stack "
+    "in --data-dir.",
+    no_args_is_help=True,
 )
-app.add_typer(
-    onboarding_cli.app,
-    name="onboarding",
-    callback=_settings_of_the_stack("onboarding"),
-    help="Onboarding development commands (`mint-token` makes a member's bearer token). Settings: the "
-    "ROSCA_ONBOARDING_* variables set, the rest from the stack running in --data-dir.",
+app.add_typer(onboarding_app, name="onboarding")
+
+
+@onboarding_app.callback()
+def onboarding(context: typer.Context, data_dir: DataDirOption = DEFAULT_DATA_DIR) -> None:
+    context.obj = data_dir
+
+
+@onboarding_app.command("mint-token")
+def mint_token(
+    context: typer.Context,
+    *,
+    sub: Annotated[str, typer.Option("--sub", help="The member id the token is for (its `sub`).")],
+    ttl: Annotated[str, typer.Option("--ttl", help="How long it is valid: 90m, 8h, 2d…")] = "1h",
+    email: Annotated[str | None, typer.Option(help="An `email` claim (registration's default).")] = None,
+    name: Annotated[str | None, typer.Option(help="A `name` claim (registration's default).")] = None,
+) -> None:
+    """Print a member's bearer token that the stack in --data-dir accepts (signed with its own secret)."""
+    from rosca.member_tokens import stack_member_token  # noqa: PLC0415
+    from services.runtime.clock import parse_duration  # noqa: PLC0415
+
+    lifetime = _parsed("--ttl", parse_duration, ttl)
+    data_dir: Path = context.obj
+    say(stack_member_token(data_dir, sub, lifetime=lifetime, email=email, name=name))
+
+
+def _webhooks_commands() -> TyperGroup:
+    from services.webhooks import cli as webhooks_cli  # noqa: PLC0415
+
+    return run_in_the_stack(webhooks_cli.app, "webhooks", help=WEBHOOKS_HELP)
+
+
+WEBHOOKS_HELP = (
+    "Stripe events: replay stored ones, backfill missed ones. Settings: the ROSCA_WEBHOOKS_* variables "
+    "set, the rest from the stack running in --data-dir."
 )
 
 
@@ -272,17 +343,17 @@ def asyncapi(
 
 
 def _nats_target(nats_url: str | None, namespace: str | None, data_dir: Path) -> tuple[str, str]:
-    """NATS URL and namespace: the options, else the running stack's, else the environment."""
-    stack = running_stack(data_dir)
-    url = nats_url or (stack.nats_url if stack else os.environ.get("ROSCA_NATS_URL", DEFAULT_NATS_URL))
-    prefix = namespace if namespace is not None else (stack.namespace if stack else "")
-    return url, prefix
+    """NATS URL and namespace: --nats-url as given, else the stack's running in ``data_dir``."""
+    if nats_url:
+        return nats_url, namespace or ""
+    stack = _running_stack(data_dir)
+    return stack.nats_url, namespace if namespace is not None else stack.namespace
 
 
 def _clock_target(
     nats_url: str | None, namespace: str | None, data_dir: Path, *, waiting: bool = False
 ) -> tuple[str, str]:
-    stack = running_stack(data_dir) if nats_url is None else None
+    stack = _running_stack(data_dir) if not nats_url else None
     if stack is not None and stack.clock != "simulated":
         if waiting:
             raise UsageError(
@@ -291,6 +362,10 @@ def _clock_target(
             )
         warn(f"note: the stack in {data_dir} runs on the {stack.clock} clock; services ignore this one")
     return _nats_target(nats_url, namespace, data_dir)
+
+
+def _running_stack(data_dir: Path) -> StackState:
+    return require_running_stack(data_dir, otherwise="or pass --nats-url to use another NATS")
 
 
 def main() -> None:

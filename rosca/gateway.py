@@ -1,14 +1,18 @@
 """The gateway: one base URL that routes ``/<service>/...`` to that service, path unchanged.
 
 Services serve under their own prefix, so the gateway never rewrites a path; it only picks the
-upstream by the first path segment and streams the request and the response through.
-Run it with ``python -m rosca.gateway`` (``ROSCA_GATEWAY_ROUTES``, ``_HOST``, ``_PORT``).
+upstream by the first path segment and streams the request and the response through. It is the
+public door: browsers of the configured frontend origins may call through it (CORS), and each
+service's ``/metrics`` stays behind it (Prometheus scrapes the services on their own ports).
+Run it with ``python -m rosca.gateway`` (``ROSCA_GATEWAY_ROUTES``, ``_HOST``, ``_PORT``,
+``_CORS_ORIGINS``).
 """
 
 import re
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
@@ -16,6 +20,8 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -37,6 +43,13 @@ HOP_BY_HOP_HEADERS = frozenset(
 )
 _ROUTE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# What a browser app may send cross-origin: the methods of the services' APIs, and the member's
+# bearer token with a JSON body (Content-Type: application/json is not a "simple" request).
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+CORS_HEADERS = ["Authorization", "Content-Type"]
+# Routes of every service that are for the operators' network only, under its prefix.
+PRIVATE_ROUTES = frozenset({"metrics"})
+DOT_SEGMENTS = frozenset({".", ".."})
 
 
 def parse_routes(text: str) -> dict[str, str]:
@@ -61,6 +74,20 @@ def format_routes(routes: Mapping[str, str]) -> str:
     return ",".join(f"{name}={upstream}" for name, upstream in routes.items())
 
 
+def parse_origins(text: str) -> list[str]:
+    """``http://localhost:3000, https://app.example`` -> the exact ``Origin`` values browsers send."""
+    origins: list[str] = []
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        # Browsers send scheme and host in lower case and never a trailing slash.
+        origin = entry.rstrip("/").lower()
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+            raise ValueError(f"{entry!r} is not an origin (scheme://host[:port], e.g. http://localhost:3000)")
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
 class GatewaySettings(BaseSettings):
     """Configuration of the gateway process (``ROSCA_GATEWAY_*``)."""
 
@@ -69,6 +96,11 @@ class GatewaySettings(BaseSettings):
     routes: str = Field(description="name=http://host:port pairs, comma-separated")
     host: str = Field(default="127.0.0.1", description="Interface the gateway binds to.")
     port: int = Field(default=8100, ge=1, le=65535, description="Port of the gateway.")
+    cors_origins: str = Field(
+        default="",
+        description="Origins of the browser apps that may call the API (http://localhost:3000,...); "
+        "empty: none.",
+    )
 
     @field_validator("routes")
     @classmethod
@@ -76,9 +108,24 @@ class GatewaySettings(BaseSettings):
         parse_routes(value)
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _must_be_origins(cls, value: str) -> str:
+        parse_origins(value)
+        return value
 
-def create_gateway_app(routes: Mapping[str, str], client: httpx.AsyncClient | None = None) -> Starlette:
-    """The gateway over ``routes`` ({prefix: upstream base URL}); ``client`` lets tests mount upstreams."""
+
+def create_gateway_app(
+    routes: Mapping[str, str],
+    client: httpx.AsyncClient | None = None,
+    *,
+    cors_origins: Sequence[str] = (),
+) -> Starlette:
+    """The gateway over ``routes`` ({prefix: upstream base URL}); ``client`` lets tests mount upstreams.
+
+    Browser apps served from ``cors_origins`` may call every route; any other origin gets no
+    ``Access-Control-Allow-Origin``, so browsers keep its pages from reading the answers.
+    """
     table = dict(routes)
     upstream_client = client or httpx.AsyncClient(
         timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=False, trust_env=False
@@ -114,6 +161,9 @@ def create_gateway_app(routes: Mapping[str, str], client: httpx.AsyncClient | No
                 f"no service is routed at /{name}",
                 services=[f"/{known}" for known in table],
             )
+        refusal = _refuse_unrouted_path(request.scope["path"])
+        if refusal is not None:
+            return refusal
         return await _forward(upstream_client, request, name, upstream)
 
     return Starlette(
@@ -124,7 +174,36 @@ def create_gateway_app(routes: Mapping[str, str], client: httpx.AsyncClient | No
             Route("/{service}/{rest:path}", proxy, methods=HTTP_METHODS),
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=CORS_METHODS,
+                allow_headers=CORS_HEADERS,
+            )
+        ],
     )
+
+
+def _refuse_unrouted_path(path: str) -> Response | None:
+    """An answer for a path the gateway must not pass on, else None.
+
+    ``path`` is decoded, as the service will see it. Dot segments are refused: the HTTP client
+    would resolve ``/onboarding/../metrics`` to the service's root ``/metrics``, and no link of
+    ours has one. A service's own ``/<service>/metrics`` is for the operators' network only.
+    """
+    segments = path.split("/")[1:]
+    if DOT_SEGMENTS.intersection(segments):
+        return _error(400, "invalid_path", "a path with '.' or '..' segments is not routed")
+    below_prefix = [segment for segment in segments[1:] if segment]
+    if below_prefix and below_prefix[0] in PRIVATE_ROUTES:
+        return _error(
+            404,
+            "not_found",
+            f"/{segments[0]}/{below_prefix[0]} is not served through the gateway "
+            "(Prometheus scrapes each service on its own port)",
+        )
+    return None
 
 
 async def _forward(client: httpx.AsyncClient, request: Request, name: str, upstream: str) -> Response:
@@ -176,8 +255,8 @@ def _error(status: int, kind: str, message: str, **extra: object) -> JSONRespons
     return JSONResponse({"error": {"type": kind, "message": message, **extra}}, status_code=status)
 
 
-def serve(routes: Mapping[str, str], *, host: str, port: int) -> None:
-    app = create_gateway_app(routes)
+def serve(routes: Mapping[str, str], *, host: str, port: int, cors_origins: Sequence[str] = ()) -> None:
+    app = create_gateway_app(routes, cors_origins=cors_origins)
     freeze_long_lived_objects()
     uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=5)
 
@@ -192,7 +271,12 @@ def main() -> None:
         ]
         print("configuration error: " + "; ".join(problems), file=sys.stderr)
         raise SystemExit(2) from None
-    serve(parse_routes(settings.routes), host=settings.host, port=settings.port)
+    serve(
+        parse_routes(settings.routes),
+        host=settings.host,
+        port=settings.port,
+        cors_origins=parse_origins(settings.cors_origins),
+    )
 
 
 if __name__ == "__main__":

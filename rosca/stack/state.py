@@ -14,6 +14,7 @@ from rosca.errors import CliError
 
 STACK_FILE = "stack.json"
 SERVICE_ENVIRONMENTS_DIR = "env"
+DEFAULT_DATA_DIR = Path(".rosca")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,26 @@ def running_stack(data_dir: Path) -> StackState | None:
     """The stack recorded in ``data_dir`` if its ``rosca up`` is still alive."""
     state = read_stack_state(data_dir)
     return state if state is not None and state.is_running() else None
+
+
+class StackNotRunningError(CliError):
+    """An operator command found no running stack in its data dir, and was told of nothing else."""
+
+
+def require_running_stack(data_dir: Path, *, otherwise: str) -> StackState:
+    """The stack running from ``data_dir``, else one line saying so, how to start it, and ``otherwise``.
+
+    Operator commands never guess: a NATS server that happens to listen on the default port may be
+    anybody's, and provisioning streams or moving a clock there is worse than stopping.
+    """
+    state = read_stack_state(data_dir)
+    if state is not None and state.is_running():
+        return state
+    gone = f" (its rosca up, pid {state.supervisor_pid}, has exited)" if state is not None else ""
+    start = "`make up`" if data_dir == DEFAULT_DATA_DIR else f"`rosca up --data-dir {data_dir}`"
+    raise StackNotRunningError(
+        f"the stack is not running in {data_dir}{gone}: start it with {start}, {otherwise}"
+    )
 
 
 def pid_is_alive(pid: int) -> bool:

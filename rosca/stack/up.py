@@ -11,7 +11,6 @@ from pathlib import Path
 from rosca.console import say, warn
 from rosca.errors import CliError
 from rosca.gateway import format_routes
-from rosca.jetstream import describe_provisioning, provision
 from rosca.stack.leftovers import stop_leftovers
 from rosca.stack.local_secrets import local_secrets, secrets_path, write_env_file
 from rosca.stack.nats_server import nats_server_process, nats_url, wait_until_listening
@@ -35,6 +34,7 @@ from rosca.stack.state import (
 )
 from rosca.stack.stripe import WEBHOOK_PATHS, StripeAccess, stripe_service_settings
 from rosca.stack.stripe_sim import SIMULATOR_NAME, StackSimulator
+from rosca.streams import describe_provisioning, provision
 
 GATEWAY_START_SECONDS = 15.0
 
@@ -49,6 +49,8 @@ class UpOptions:
     log_level: str
     ready_timeout_seconds: float
     database_url: str | None
+    # Origins of the browser apps the gateway lets call the API (CORS).
+    cors_origins: tuple[str, ...] = ()
     # None: the Stripe simulator, started by the stack; else Stripe test mode.
     stripe: StripeAccess | None = None
     services: tuple[ServiceSpec, ...] = SERVICES
@@ -261,6 +263,7 @@ class LocalStack:
             "ROSCA_GATEWAY_ROUTES": format_routes(routes),
             "ROSCA_GATEWAY_HOST": LOOPBACK,
             "ROSCA_GATEWAY_PORT": str(self.options.gateway_port),
+            "ROSCA_GATEWAY_CORS_ORIGINS": ",".join(self.options.cors_origins),
         }
         self.gateway = ChildProcess(
             "gateway",
@@ -316,6 +319,7 @@ class LocalStack:
         say(f"  nats       {self.nats_url}")
         say(f"  clock      {self.options.clock}" + self._clock_hint())
         say(f"  stripe     {self._stripe_hint()}")
+        say(f"  browsers   {self._cors_hint()}")
         say(f"  secrets    operator tokens and the dev JWT secret in {secrets_path(self.data_dir)}")
         say(f"  logs       {self.logs_dir}/<name>.log; stack file {self.data_dir / 'stack.json'}")
         say("Press Ctrl-C to stop.")
@@ -328,6 +332,11 @@ class LocalStack:
             "test mode; forward its webhooks with "
             f"`stripe listen --forward-to {platform} --forward-connect-to {connect}`"
         )
+
+    def _cors_hint(self) -> str:
+        if not self.options.cors_origins:
+            return "no origin may call the API (--cors-origins)"
+        return f"{', '.join(self.options.cors_origins)} may call the API (--cors-origins)"
 
     def _clock_hint(self) -> str:
         return " (move it with `rosca clock advance 2d`)" if self.options.clock == "simulated" else ""

@@ -36,6 +36,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 ROSCA = str(Path(sys.executable).with_name("rosca"))
 SERVICES = ("onboarding", "collections", "payouts", "webhooks", "scheduler")
 READY_LINE = "rosca is up"
+FRONTEND = "http://localhost:3000"
 
 
 class StackRun:
@@ -287,6 +288,13 @@ def test_up_serves_every_service_then_stops_cleanly_and_restarts_on_its_data(
             openapi = gateway.get(f"/{name}/openapi.json")
             assert openapi.status_code == 200, openapi.text
             assert openapi.json()["info"]["title"] == f"rosca {name}"
+            assert gateway.get(f"/{name}/metrics").status_code == 404
+        # A frontend in development (http://localhost:3000) may call the API from the browser.
+        preflight = gateway.options(
+            "/onboarding/members",
+            headers={"Origin": FRONTEND, "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.headers.get("access-control-allow-origin") == FRONTEND, preflight.text
 
         # A member signs up through the gateway with a token `rosca onboarding mint-token` made from
         # the stack's own secret, and gets a customer on the simulator the stack started.

@@ -22,9 +22,9 @@ from typer.testing import CliRunner
 from rosca.cli import app
 from rosca.clock import advance_clock, set_clock, wait_for_timers
 from rosca.errors import CliError, UsageError
-from rosca.jetstream import provision
 from rosca.stack.ports import free_port
 from rosca.stack.state import StackState, write_stack_state
+from rosca.streams import provision
 from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
 from services.scheduler.progress import FiredThrough
@@ -90,6 +90,26 @@ async def test_advance_with_wait_and_no_scheduler_moves_the_clock_then_fails_cle
     assert "it has reported no progress at all" in finished.stderr
     assert "Traceback" not in finished.stderr
     assert time.monotonic() - started < 20
+
+
+def test_a_nats_named_in_the_environment_is_used_without_a_stack(
+    tmp_path: Path, nats_server: NatsServer, namespace: str
+) -> None:
+    shared_now = datetime(2031, 5, 5, 9, 30, tzinfo=UTC)
+    asyncio.run(provision(nats_server.url, namespace))
+    asyncio.run(set_clock(nats_server.url, namespace, shared_now))
+
+    shown = subprocess.run(
+        [ROSCA, "clock", "show", "--namespace", namespace, "--data-dir", str(tmp_path)],
+        env={**os.environ, "ROSCA_NATS_URL": nats_server.url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    assert datetime.fromisoformat(shown.stdout.strip()) == shared_now
 
 
 def test_wait_is_refused_for_a_stack_on_the_system_clock(tmp_path: Path) -> None:

@@ -1,9 +1,13 @@
 """The gateway routes by path prefix, unchanged, to small upstream apps mounted in its HTTP client."""
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -12,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rosca.gateway import create_gateway_app, parse_routes
+from rosca.gateway import create_gateway_app, parse_origins, parse_routes
 from rosca.stack.ports import free_port
 
 ONBOARDING = "http://onboarding.upstream"
 PAYOUTS = "http://payouts.upstream:9000"
+FRONTEND = "http://localhost:3000"
 
 
 def echo_app(name: str) -> Starlette:
@@ -43,20 +48,25 @@ def echo_app(name: str) -> Starlette:
 
 
 @pytest.fixture
-async def gateway(unused_upstream: str) -> AsyncIterator[httpx.AsyncClient]:
+async def gateway_app(unused_upstream: str) -> AsyncIterator[Starlette]:
     upstreams = httpx.AsyncClient(
         mounts={
             ONBOARDING: httpx.ASGITransport(app=echo_app("onboarding")),
             PAYOUTS: httpx.ASGITransport(app=echo_app("payouts")),
         }
     )
-    app = create_gateway_app(
-        {"onboarding": ONBOARDING, "payouts": PAYOUTS, "webhooks": unused_upstream}, client=upstreams
-    )
-    async with (
-        upstreams,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client,
-    ):
+    async with upstreams:
+        yield create_gateway_app(
+            {"onboarding": ONBOARDING, "payouts": PAYOUTS, "webhooks": unused_upstream},
+            client=upstreams,
+            cors_origins=[FRONTEND],
+        )
+
+
+@pytest.fixture
+async def gateway(gateway_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=gateway_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
         yield client
 
 
@@ -136,6 +146,151 @@ async def test_the_index_lists_every_service_with_its_docs(gateway: httpx.AsyncC
     ]
 
 
+async def test_a_browser_app_on_a_configured_origin_may_call_the_api(gateway: httpx.AsyncClient) -> None:
+    preflight = await gateway.options(
+        "/onboarding/members",
+        headers={
+            "origin": FRONTEND,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type",
+        },
+    )
+    call = await gateway.post(
+        "/onboarding/members",
+        json={"email": "ana@example.com"},
+        headers={"origin": FRONTEND, "authorization": "Bearer t0ken"},
+    )
+
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == FRONTEND
+    allowed_methods = preflight.headers["access-control-allow-methods"].split(", ")
+    assert {"GET", "POST", "PUT", "PATCH", "DELETE"} <= set(allowed_methods)
+    allowed_headers = preflight.headers["access-control-allow-headers"].lower().split(", ")
+    assert {"authorization", "content-type"} <= set(allowed_headers)
+    assert call.status_code == 201
+    assert call.json()["upstream"] == "onboarding"
+    assert call.headers["access-control-allow-origin"] == FRONTEND
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "http://localhost:3001", "https://localhost:3000"])
+async def test_an_origin_not_configured_gets_no_cors_grant(gateway: httpx.AsyncClient, origin: str) -> None:
+    preflight = await gateway.options(
+        "/onboarding/members",
+        headers={"origin": origin, "access-control-request-method": "POST"},
+    )
+    call = await gateway.get("/onboarding/members/me", headers={"origin": origin})
+
+    assert preflight.status_code == 400
+    assert "access-control-allow-origin" not in preflight.headers
+    assert call.json()["upstream"] == "onboarding"
+    assert "access-control-allow-origin" not in call.headers
+
+
+async def test_without_configured_origins_no_origin_is_granted(unused_upstream: str) -> None:
+    upstreams = httpx.AsyncClient(mounts={ONBOARDING: httpx.ASGITransport(app=echo_app("onboarding"))})
+    app = create_gateway_app({"onboarding": ONBOARDING}, client=upstreams)
+    async with (
+        upstreams,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client,
+    ):
+        call = await client.get("/onboarding/members/me", headers={"origin": FRONTEND})
+
+    assert call.json()["upstream"] == "onboarding"
+    assert "access-control-allow-origin" not in call.headers
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/onboarding/metrics",
+        "/payouts/metrics",
+        "/onboarding/metrics/",
+        "/onboarding//metrics",
+        "/onboarding/%6detrics",
+        "/onboarding%2Fmetrics",
+    ],
+)
+async def test_a_services_metrics_are_not_served_through_the_gateway(
+    gateway: httpx.AsyncClient, path: str
+) -> None:
+    answer = await gateway.get(path)
+
+    assert answer.status_code == 404
+    assert answer.json()["error"]["type"] == "not_found"
+    assert "upstream" not in answer.json()
+
+
+async def test_the_probes_stay_reachable_through_the_gateway(gateway: httpx.AsyncClient) -> None:
+    for path in ("/onboarding/healthz", "/onboarding/readyz", "/onboarding/metrics-report"):
+        answer = await gateway.get(path)
+        assert answer.json()["raw_path"] == path
+
+
+@pytest.mark.parametrize(
+    "raw_path", [b"/onboarding/../metrics", b"/onboarding/%2e%2e/metrics", b"/payouts/./metrics"]
+)
+async def test_a_path_with_dot_segments_is_refused_so_no_service_root_is_reached(
+    gateway_app: Starlette, raw_path: bytes
+) -> None:
+    # Sent as is: httpx would resolve the dot segments before the gateway saw them.
+    status, body = await asgi_get(gateway_app, raw_path)
+
+    assert status == 400
+    assert body["error"]["type"] == "invalid_path"
+
+
+async def asgi_get(app: Starlette, raw_path: bytes) -> tuple[int, Any]:
+    """One GET of ``raw_path`` exactly as a client sent it, straight to the ASGI app."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": unquote(raw_path.decode()),
+        "raw_path": raw_path,
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"gateway.test")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("gateway.test", 80),
+    }
+    sent: list[MutableMapping[str, Any]] = []
+    requested = False
+    answered = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await answered.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            answered.set()
+
+    await app(scope, receive, send)
+    body = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(body)
+
+
+def test_origins_parse_to_what_browsers_send() -> None:
+    assert parse_origins(" http://localhost:3000/, HTTPS://App.Example ,, http://localhost:3000") == [
+        "http://localhost:3000",
+        "https://app.example",
+    ]
+    assert parse_origins("") == []
+
+
+@pytest.mark.parametrize("origins", ["localhost:3000", "http://localhost:3000/app", "ftp://x", "*"])
+def test_malformed_origins_are_rejected(origins: str) -> None:
+    with pytest.raises(ValueError, match="is not an origin"):
+        parse_origins(origins)
+
+
 def test_routes_parse_from_name_equals_url_pairs() -> None:
     assert parse_routes("onboarding=http://127.0.0.1:8101/, stripe-sim=http://127.0.0.1:8200") == {
         "onboarding": "http://127.0.0.1:8101",
@@ -165,3 +320,22 @@ def test_the_gateway_process_names_a_bad_setting_and_exits_2() -> None:
 
     assert finished.returncode == 2
     assert finished.stderr.startswith("configuration error: ROSCA_GATEWAY_ROUTES:")
+
+
+def test_the_gateway_process_names_a_bad_origin_and_exits_2() -> None:
+    env = {
+        **os.environ,
+        "ROSCA_GATEWAY_ROUTES": "onboarding=http://127.0.0.1:8101",
+        "ROSCA_GATEWAY_CORS_ORIGINS": "localhost:3000",
+    }
+    finished = subprocess.run(
+        [sys.executable, "-m", "rosca.gateway"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert finished.returncode == 2
+    assert finished.stderr.startswith("configuration error: ROSCA_GATEWAY_CORS_ORIGINS:")
