@@ -17,15 +17,14 @@ from rosca.errors import CliError, UsageError
 from rosca.stack.local_secrets import read_env_file, secrets_path
 from rosca.stack.state import running_stack, service_environment_path
 from rosca.stack.stripe import JWT_AUDIENCE
-from services.onboarding.auth import mint_token
-from services.onboarding.settings import TokenSettings
+from services.runtime.member_tokens import MemberTokenSettings, mint_token
 
 SECRET_VARIABLE = "ROSCA_ONBOARDING_JWT_HS256_SECRET"  # noqa: S105  # a variable's name
 AUDIENCE_VARIABLE = "ROSCA_ONBOARDING_JWT_AUDIENCE"
 ISSUER_VARIABLE = "ROSCA_ONBOARDING_JWT_ISSUER"
 
 
-def stack_token_settings(data_dir: Path) -> TokenSettings:
+def stack_token_settings(data_dir: Path) -> MemberTokenSettings:
     """How the stack in ``data_dir`` verifies member tokens (HS256 with its own secret)."""
     source = (
         service_environment_path(data_dir, "onboarding")
@@ -42,7 +41,7 @@ def stack_token_settings(data_dir: Path) -> TokenSettings:
     if os.environ.get(SECRET_VARIABLE, secret) != secret:
         warn(f"note: {SECRET_VARIABLE} of your environment is ignored; signing with the one in {source}")
     try:
-        return TokenSettings(
+        return MemberTokenSettings(
             jwt_hs256_secret=SecretStr(secret),
             jwt_jwks_url=None,
             jwt_audience=values.get(AUDIENCE_VARIABLE) or JWT_AUDIENCE,
@@ -58,7 +57,7 @@ def stack_member_token(
 ) -> str:
     settings = stack_token_settings(data_dir)
     try:
-        # Tokens live in real time (see services/onboarding/auth.py), whatever the stack's clock is.
+        # Tokens live in real time (see services/runtime/member_auth.py), whatever the stack's clock is.
         return mint_token(
             settings, member_id, lifetime=lifetime, issued_at=datetime.now(UTC), email=email, name=name
         )

@@ -12,7 +12,7 @@ import typer
 from services.onboarding.settings import TokenSettings
 from services.runtime.clock import parse_duration
 from services.runtime.entrypoint import ConfigurationError, load_settings
-from services.runtime.member_auth import AuthenticationUnavailableError, mint_token
+from services.runtime.member_tokens import SigningSecretMissingError, mint_token
 
 app = typer.Typer(
     name="onboarding",
@@ -47,7 +47,7 @@ def mint_token_command(
         token = mint_token(
             settings, sub, lifetime=lifetime, issued_at=datetime.now(UTC), email=email, name=name
         )
-    except (ConfigurationError, AuthenticationUnavailableError, ValueError) as error:
+    except (ConfigurationError, SigningSecretMissingError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     typer.echo(token)

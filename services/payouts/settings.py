@@ -2,7 +2,7 @@
 
 from pydantic_settings import SettingsConfigDict
 
-from services.runtime.member_auth import MemberTokenSettings
+from services.runtime.member_tokens import MemberTokenSettings
 from services.runtime.settings import ServiceSettings
 from services.runtime.stripe_client import StripeSettings
 

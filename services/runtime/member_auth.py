@@ -12,59 +12,19 @@ them in real time, and a simulated clock days ahead must not expire every token 
 """
 
 import asyncio
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Final
 
 import jwt
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings
 
 from services.runtime.errors import ApiError
+from services.runtime.member_tokens import HS256, MEMBER_ID, MemberTokenSettings
 
-HS256: Final = "HS256"
 JWKS_ALGORITHMS: Final = ("RS256", "ES256")
 CLOCK_SKEW: Final = timedelta(seconds=30)
-MIN_SECRET_LENGTH: Final = 32
-# A member id is also the correlation id of their messages (at most 200 characters there).
-_MEMBER_ID: Final = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
-
-
-class MemberTokenSettings(BaseSettings):
-    """How member tokens are verified (and, in development, minted). A service's settings class
-    inherits it, and its ``env_prefix`` names the variables: ``ROSCA_<SERVICE>_JWT_HS256_SECRET``…"""
-
-    jwt_hs256_secret: SecretStr | None = Field(
-        default=None,
-        description="Development only: tokens signed HS256 with this secret (at least 32 characters) "
-        "are accepted, and `mint-token` signs with it. No default.",
-    )
-    jwt_jwks_url: str | None = Field(
-        default=None,
-        pattern=r"^https?://",
-        description="Production: the identity provider's JWKS URL; RS256/ES256 tokens signed by one of "
-        "its keys are accepted. No default. With neither this nor the secret, member routes answer 503.",
-    )
-    jwt_audience: str = Field(default="rosca", min_length=1, description="The `aud` every token must carry.")
-    jwt_issuer: str | None = Field(
-        default=None, description="The `iss` every token must carry; unset: not checked."
-    )
-
-    @field_validator("jwt_hs256_secret", "jwt_jwks_url", "jwt_issuer", mode="before")
-    @classmethod
-    def _empty_means_unset(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("jwt_hs256_secret")
-    @classmethod
-    def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
-        # An HMAC key shorter than SHA-256's output makes tokens easier to forge.
-        if secret is not None and len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
-            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
-        return secret
 
 
 class TokenRejectedError(ApiError):
@@ -106,7 +66,7 @@ class TokenVerifier:
     async def caller(self, token: str) -> Caller:
         claims = await self._verified_claims(token)
         member_id = claims.get("sub")
-        if not isinstance(member_id, str) or not _MEMBER_ID.match(member_id):
+        if not isinstance(member_id, str) or not MEMBER_ID.match(member_id):
             raise TokenRejectedError("invalid_token", "the token's sub is not a usable member id")
         return Caller(member_id, _text_claim(claims, "email"), _text_claim(claims, "name"))
 
@@ -165,36 +125,6 @@ class TokenVerifier:
             raise TokenRejectedError(
                 "invalid_signature", f"no key of the identity provider fits: {error}"
             ) from None
-
-
-def mint_token(
-    settings: MemberTokenSettings,
-    member_id: str,
-    *,
-    lifetime: timedelta,
-    issued_at: datetime,
-    email: str | None = None,
-    name: str | None = None,
-) -> str:
-    """A development token for ``member_id``, signed with the configured HS256 secret."""
-    if settings.jwt_hs256_secret is None:
-        variable = f"{settings.model_config.get('env_prefix', '')}JWT_HS256_SECRET"
-        raise AuthenticationUnavailableError(f"{variable} is not set")
-    if not _MEMBER_ID.match(member_id):
-        raise ValueError("a member id is 1 to 200 characters, without control characters")
-    claims: dict[str, Any] = {
-        "sub": member_id,
-        "aud": settings.jwt_audience,
-        "iat": int(issued_at.timestamp()),
-        "exp": int((issued_at + lifetime).timestamp()),
-    }
-    if settings.jwt_issuer:
-        claims["iss"] = settings.jwt_issuer
-    if email:
-        claims["email"] = email
-    if name:
-        claims["name"] = name
-    return jwt.encode(claims, settings.jwt_hs256_secret.get_secret_value(), algorithm=HS256)
 
 
 def _text_claim(claims: dict[str, Any], name: str) -> str | None:

@@ -26,7 +26,8 @@ from services.runtime.clock import CLOCK_BUCKET, Clock, SimulatedClock, SystemCl
 from services.runtime.consumer import Consumer, ConsumerPolicy, MessageRouter, run_consumers
 from services.runtime.db import Database, describe_database
 from services.runtime.errors import install_error_handlers
-from services.runtime.member_auth import MemberTokenSettings, install_member_auth
+from services.runtime.member_auth import install_member_auth
+from services.runtime.member_tokens import MemberTokenSettings
 from services.runtime.migrations import current_revision, head_revision, upgrade_to_head
 from services.runtime.naming import Namespace
 from services.runtime.outbox import OutboxRelay

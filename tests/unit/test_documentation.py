@@ -9,7 +9,7 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from rosca.stack import stripe as stack_stripe
-from services.runtime.member_auth import MemberTokenSettings
+from services.runtime.member_tokens import MemberTokenSettings
 from services.runtime.settings import ServiceSettings
 from services.runtime.streams import StreamSettings
 from services.runtime.stripe_client import StripeSettings

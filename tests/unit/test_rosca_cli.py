@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from rosca.cli import app
 from rosca.stack.local_secrets import write_env_file
 from rosca.stack.state import StackNotRunningError, StackState, write_stack_state
-from services.onboarding.auth import Caller, TokenVerifier
 from services.onboarding.settings import TokenSettings
+from services.runtime.member_auth import Caller, TokenVerifier
 
 ROSCA = str(Path(sys.executable).with_name("rosca"))
 SECRET_VARIABLE = "ROSCA_ONBOARDING_JWT_HS256_SECRET"

@@ -18,7 +18,8 @@ from services.onboarding.settings import OnboardingSettings
 from services.payouts.main import create_app as payouts_app
 from services.payouts.settings import PayoutsSettings
 from services.runtime.errors import ErrorBody, refuse_domain_errors
-from services.runtime.member_auth import CallerDep, MemberTokenSettings, mint_token
+from services.runtime.member_auth import CallerDep
+from services.runtime.member_tokens import MemberTokenSettings, mint_token
 from services.runtime.service import ServiceDefinition, ServiceRuntime, create_service_app
 from services.runtime.settings import ServiceSettings
 from services.scheduler.main import DEFINITION as SCHEDULER

@@ -29,7 +29,7 @@ from contracts.stripe_events import StripeEventReceived
 from rosca.stack.ports import free_port
 from services.onboarding.settings import OnboardingSettings, TokenSettings
 from services.runtime.db import Database
-from services.runtime.member_auth import mint_token
+from services.runtime.member_tokens import mint_token
 from services.runtime.naming import Namespace
 from services.runtime.outbox import message_headers
 from services.runtime.service import ServiceRuntime

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from services.onboarding.main import create_app as create_onboarding_app
 from services.onboarding.settings import OnboardingSettings, TokenSettings
-from services.runtime.member_auth import mint_token
+from services.runtime.member_tokens import mint_token
 from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
 from tests.infrastructure import NatsServer, fresh_database

@@ -24,8 +24,8 @@ from services.runtime.member_auth import (
     Caller,
     TokenRejectedError,
     TokenVerifier,
-    mint_token,
 )
+from services.runtime.member_tokens import mint_token
 
 SECRET = secrets.token_urlsafe(32)
 # Tokens of parametrised cases are made at collection, which may be many minutes before they are
