@@ -84,21 +84,23 @@ def stripe_service_settings(access: StripeAccess, local_secrets: LocalSecrets) -
 
     Every service that calls Stripe gets the key and base URL, whether or not it reads them yet
     (their settings ignore what they do not know); only the webhooks service gets the signing
-    secrets, only its owner each operator token.
+    secrets, only its owner each operator token; every service with member routes verifies member
+    tokens with the one development secret.
     """
     stripe_client = {"STRIPE_API_KEY": access.api_key, "STRIPE_API_BASE_URL": access.api_base_url}
     signing = {
         "PLATFORM_SIGNING_SECRETS": access.platform_signing_secrets,
         "CONNECT_SIGNING_SECRETS": access.connect_signing_secrets,
     }
+    # One member token is good at every service a member calls: the same secret and audience.
+    member_tokens = {
+        "JWT_HS256_SECRET": local_secrets.onboarding_jwt_hs256_secret,
+        "JWT_AUDIENCE": JWT_AUDIENCE,
+    }
     return {
-        "onboarding": {
-            **stripe_client,
-            "JWT_HS256_SECRET": local_secrets.onboarding_jwt_hs256_secret,
-            "JWT_AUDIENCE": JWT_AUDIENCE,
-        },
-        "collections": dict(stripe_client),
-        "payouts": dict(stripe_client),
+        "onboarding": {**stripe_client, **member_tokens},
+        "collections": {**stripe_client, **member_tokens},
+        "payouts": {**stripe_client, **member_tokens},
         "webhooks": {
             **stripe_client,
             # Not configured: left unset, so that a ROSCA_WEBHOOKS_* secret of the caller's applies.

@@ -91,13 +91,18 @@ def test_each_service_gets_only_its_own_secrets() -> None:
         "OPERATOR_TOKEN": "webhooks-token-0123456789",
     }
     assert settings["scheduler"] == {"OPERATOR_TOKEN": "scheduler-token-0123456789"}
-    assert settings["onboarding"]["JWT_HS256_SECRET"] == "jwt-secret-0123456789"
-    assert settings["onboarding"]["JWT_AUDIENCE"] == "rosca"
     for service in ("onboarding", "collections", "payouts"):
+        assert settings[service]["JWT_HS256_SECRET"] == "jwt-secret-0123456789"
+        assert settings[service]["JWT_AUDIENCE"] == "rosca"
         assert not {"OPERATOR_TOKEN", "PLATFORM_SIGNING_SECRETS", "CONNECT_SIGNING_SECRETS"} & set(
             settings[service]
         )
-    assert set(settings["collections"]) == {"STRIPE_API_KEY", "STRIPE_API_BASE_URL"}
+    assert set(settings["collections"]) == {
+        "STRIPE_API_KEY",
+        "STRIPE_API_BASE_URL",
+        "JWT_HS256_SECRET",
+        "JWT_AUDIENCE",
+    }
 
 
 def test_local_secrets_are_generated_once_and_kept_owner_only(tmp_path: Path) -> None:
