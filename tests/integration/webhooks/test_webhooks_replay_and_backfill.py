@@ -107,6 +107,21 @@ async def test_without_an_operator_token_configured_operator_endpoints_answer_50
     assert answer.status_code == 503
 
 
+async def test_without_a_stripe_key_backfill_answers_503_and_replay_still_works(
+    nats_server: NatsServer, js: JetStreamContext, database_url: str, namespace: str
+) -> None:
+    await provision_streams(js, Namespace(namespace), StreamSettings(), (STRIPE,))
+    settings = webhooks_settings(database_url, nats_server.url, namespace, stripe_api_key="")
+    async with webhooks_serving(settings) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        backfill = await http.post("/webhooks/admin/backfill", json={}, headers=AUTHORIZED)
+        replay = await http.post(
+            "/webhooks/admin/replay", json={"event_type": "customer.created"}, headers=AUTHORIZED
+        )
+    assert backfill.status_code == 503
+    assert backfill.json()["error"]["type"] == "not_configured"
+    assert replay.status_code == 200
+
+
 async def test_a_replay_republishes_the_selected_events_as_the_same_messages(
     running: Running, js: JetStreamContext
 ) -> None:
