@@ -38,7 +38,8 @@ _STATUS: dict[type[Exception], int] = {
 _MEANING = {
     403: "Only the group's admin may do this.",
     404: "Not registered yet, or no such group (or SetupIntent) of the caller's.",
-    409: "Not possible in the current state (group full or started, slot taken, …).",
+    409: "Not possible in the current state (group full or started, slot taken, …); a start refused "
+    "as group_not_ready_to_start lists each blocker in `problems` (e.g. `members.<member_id>`).",
     503: "Tokens cannot be verified now, or Stripe's rate is taken for longer than a request waits.",
 }
 

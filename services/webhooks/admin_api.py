@@ -5,12 +5,14 @@ from datetime import datetime
 from typing import Annotated
 
 import stripe
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.stripe_events import STRIPE_EVENT_ID_PATTERN, STRIPE_EVENT_TYPE_PATTERN
 from services.runtime.errors import ApiError
 from services.runtime.operator_auth import operator_token_required
+from services.runtime.request_budget import RequestBudgetExhaustedError, RequestBudgetUnavailableError
+from services.runtime.stripe_client import StripeBusyError
 from services.webhooks import db
 from services.webhooks.api import GatewayDep, get_gateway
 from services.webhooks.backfill import backfill
@@ -23,6 +25,17 @@ log = logging.getLogger(__name__)
 _require_operator = operator_token_required(lambda request: get_gateway(request).settings.operator_token)
 
 router = APIRouter(prefix="/admin", tags=["operations"], dependencies=[Depends(_require_operator)])
+
+
+def _stripe_events(request: Request) -> StripeEventSource:
+    """Built once by ``create_app`` (None without an API key), inside the shared Stripe budget."""
+    events: StripeEventSource | None = request.app.state.stripe_events
+    if events is None:
+        raise ApiError(503, "not_configured", "Stripe API key not configured")
+    return events
+
+
+StripeEventsDep = Annotated[StripeEventSource, Depends(_stripe_events)]
 
 
 class ReplayRequest(BaseModel):
@@ -98,10 +111,10 @@ async def replay(request: ReplayRequest, gateway: GatewayDep) -> ReplayResponse:
 
 
 @router.post("/backfill", summary="Ingest the events Stripe holds that never arrived")
-async def run_backfill(request: BackfillRequest, gateway: GatewayDep) -> BackfillResponse:
+async def run_backfill(
+    request: BackfillRequest, gateway: GatewayDep, source: StripeEventsDep
+) -> BackfillResponse:
     settings = gateway.settings
-    if settings.stripe_api_key is None:
-        raise ApiError(503, "not_configured", "Stripe API key not configured")
     accounts = list(request.accounts)
     if request.known_accounts:
         try:
@@ -109,7 +122,6 @@ async def run_backfill(request: BackfillRequest, gateway: GatewayDep) -> Backfil
         except IngestUnavailableError:
             raise _unavailable() from None
         accounts += [account for account in known if account not in accounts]
-    source = StripeEventSource(settings.stripe_api_key, settings.stripe_api_base_url)
     try:
         result = await backfill(
             gateway.ingest,
@@ -122,6 +134,15 @@ async def run_backfill(request: BackfillRequest, gateway: GatewayDep) -> Backfil
         refusal = type(error).__name__
         log.warning("backfill: Stripe refused the listing: %s", refusal)
         raise ApiError(502, "stripe_error", f"Stripe refused the listing: {refusal}") from None
+    except RequestBudgetExhaustedError as error:
+        # The members' calls hold Stripe's rate for longer than a listing may wait: later, then.
+        log.warning("backfill stopped: %s", error)
+        raise StripeBusyError(str(error)) from None
+    except RequestBudgetUnavailableError as error:
+        log.warning("backfill stopped: %s", error)
+        raise ApiError(
+            503, "unavailable", "the shared Stripe request budget is unavailable; retry later"
+        ) from None
     except IngestUnavailableError:
         raise _unavailable() from None
     return BackfillResponse(

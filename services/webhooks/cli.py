@@ -2,6 +2,8 @@
 
 Configured like the service (``ROSCA_WEBHOOKS_*``), working on its database and NATS directly, so
 they run whether or not the service is up: ``python -m services.webhooks.cli replay --type …``.
+Backfill's Stripe requests take their turns in the namespace's shared Stripe budget, as the
+service's do.
 """
 
 import asyncio
@@ -12,10 +14,12 @@ from typing import Annotated, TypeVar
 import nats
 import stripe
 import typer
+from nats.js import JetStreamContext
 
 from services.runtime.db import Database
 from services.runtime.entrypoint import ConfigurationError, load_settings
 from services.runtime.naming import Namespace
+from services.runtime.request_budget import RequestBudgetExhaustedError, RequestBudgetUnavailableError
 from services.webhooks import db
 from services.webhooks.backfill import backfill as run_backfill
 from services.webhooks.ingest import EventIngest, EventPublisher, IngestUnavailableError
@@ -54,7 +58,7 @@ def replay(
     )
     if selection.is_empty:
         raise typer.BadParameter("give --event, --type, or --from/--until")
-    result = _run(lambda ingest, _settings: ingest.replay(selection))
+    result = _run(lambda ingest, _settings, _jetstream: ingest.replay(selection))
     typer.echo(
         f"replayed {result.selected} events: {result.published} published, "
         f"{result.already_in_stream} still inside JetStream's duplicate window"
@@ -76,7 +80,9 @@ def backfill(
 ) -> None:
     """List events from Stripe and ingest those that never arrived (idempotent)."""
 
-    async def work(ingest: EventIngest, settings: WebhooksSettings) -> str:
+    async def work(
+        ingest: EventIngest, settings: WebhooksSettings, jetstream: Callable[[], JetStreamContext]
+    ) -> str:
         if settings.stripe_api_key is None:
             raise ConfigurationError("ROSCA_WEBHOOKS_STRIPE_API_KEY is not set")
         accounts = list(account or ())
@@ -85,7 +91,7 @@ def backfill(
         moment = _aware(since)
         result = await run_backfill(
             ingest,
-            StripeEventSource(settings.stripe_api_key, settings.stripe_api_base_url),
+            StripeEventSource.within_budget(settings, jetstream),
             accounts=accounts,
             created_since=int(moment.timestamp()) if moment else None,
             expected_livemode=settings.expected_livemode,
@@ -100,7 +106,9 @@ def backfill(
     typer.echo(_run(work))
 
 
-def _run(work: Callable[[EventIngest, WebhooksSettings], Awaitable[T]]) -> T:
+def _run(
+    work: Callable[[EventIngest, WebhooksSettings, Callable[[], JetStreamContext]], Awaitable[T]],
+) -> T:
     try:
         settings = load_settings(WebhooksSettings)
     except ConfigurationError as error:
@@ -117,7 +125,8 @@ def _run(work: Callable[[EventIngest, WebhooksSettings], Awaitable[T]]) -> T:
                 timeout=max(settings.ingest_timeout_seconds, 5.0),
             )
             try:
-                return await work(ingest, settings)
+                jetstream = client.jetstream()
+                return await work(ingest, settings, lambda: jetstream)
             finally:
                 await ingest.close()
         finally:
@@ -126,8 +135,12 @@ def _run(work: Callable[[EventIngest, WebhooksSettings], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(connected())
-    except (ConfigurationError, IngestUnavailableError, OSError) as error:
+    except (ConfigurationError, IngestUnavailableError, OSError, RequestBudgetUnavailableError) as error:
         typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except RequestBudgetExhaustedError as error:
+        # The services' calls hold Stripe's rate for longer than a listing may wait.
+        typer.echo(f"error: Stripe is busy, try again later: {error}", err=True)
         raise typer.Exit(1) from None
     except stripe.StripeError as error:
         # The platform's own listing failed (a connected account's refusal only skips that account).

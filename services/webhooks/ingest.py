@@ -214,8 +214,11 @@ class EventIngest:
     async def _ingest(self, event: VerifiedEvent, message: StripeEventReceived, source: str) -> Outcome:
         try:
             async with asyncio.timeout(self._timeout):
+                # Held as published before the read: its note may commit while the row is read,
+                # and then neither the row read nor this process says "published" any more.
+                noted_soon = event.event_id in self._published
                 stored = await self._store.submit(db.NewEvent(event, source))
-                if stored is Stored.published or event.event_id in self._published:
+                if stored is Stored.published or noted_soon or event.event_id in self._published:
                     return Outcome.duplicate
                 # Straight to JetStream, not through the runtime's outbox (why: ``EventPublisher``);
                 # the committed row above is this event's outbox row, and the sweep its relay.

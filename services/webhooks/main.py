@@ -16,6 +16,7 @@ from services.webhooks import admin_api, api
 from services.webhooks.delivery_lane import DeliveryLane
 from services.webhooks.ingest import EventIngest, EventPublisher
 from services.webhooks.settings import WebhooksSettings
+from services.webhooks.stripe import StripeEventSource
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
         timeout=settings.ingest_timeout_seconds,
     )
     app.state.webhooks = api.Gateway.build(settings, ingest)
+    # Backfill lists events within the Stripe budget the namespace's services share (in NATS,
+    # reached at the first listing, once the runtime has connected).
+    app.state.stripe_events = (
+        StripeEventSource.within_budget(settings, lambda: runtime.js) if settings.stripe_api_key else None
+    )
     app.add_middleware(DeliveryLane, prefix=f"/{DEFINITION.name}")
     return app
 

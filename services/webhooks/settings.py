@@ -7,6 +7,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
+from services.runtime.stripe_client import StripeSettings
 
 # Two at once: the old and the new secret while an endpoint's secret is being rolled.
 MAX_ACTIVE_SECRETS = 2
@@ -14,7 +15,10 @@ MAX_ACTIVE_SECRETS = 2
 SigningSecrets = Annotated[list[SecretStr], NoDecode]
 
 
-class WebhooksSettings(ServiceSettings):
+class WebhooksSettings(ServiceSettings, StripeSettings):
+    """Stripe's settings are the runtime's (``STRIPE_REQUESTS_PER_SECOND``, the budget backfill
+    shares with the other services, included); only backfill calls Stripe."""
+
     model_config = SettingsConfigDict(env_prefix="ROSCA_WEBHOOKS_", extra="ignore", frozen=True)
 
     http_port: int = 8104
@@ -53,11 +57,8 @@ class WebhooksSettings(ServiceSettings):
     )
     stripe_api_key: SecretStr | None = Field(
         default=None,
-        description="Stripe secret or restricted key (events read) for backfill. No default.",
-    )
-    stripe_api_base_url: str = Field(
-        default="https://api.stripe.com",
-        description="Base URL of the Stripe API for backfill (the simulator's URL in development).",
+        description="Stripe secret or restricted key (events read) for backfill. No default: while "
+        "unset, backfill answers 503.",
     )
     ingest_timeout_seconds: float = Field(
         default=1.5,
@@ -92,6 +93,7 @@ class WebhooksSettings(ServiceSettings):
             raise ValueError("a signing secret cannot be blank")
         return secrets
 
+    # Named as StripeSettings' validator, it replaces that one: stripe_api_key must stay listed.
     @field_validator("operator_token", "stripe_api_key", mode="before")
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:

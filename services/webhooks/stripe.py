@@ -1,20 +1,36 @@
-"""The webhooks service's calls to Stripe: listing events for backfill, through the official SDK."""
+"""The webhooks service's calls to Stripe: listing events for backfill, through the official SDK.
+
+Through the runtime's client, so a backfill's requests take their turns in the request budget the
+services of the namespace share for the one Stripe account: a backfill of thirty days, page after
+page of every connected account, slows down with the members' calls instead of taking Stripe's
+whole rate from them.
+"""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import stripe
-from pydantic import SecretStr
+from nats.js import JetStreamContext
 from stripe.params import EventListParams
+
+from services.runtime.naming import Namespace
+from services.runtime.stripe_client import stripe_client, stripe_request_budget
+from services.webhooks.settings import WebhooksSettings
 
 
 class StripeEventSource:
-    def __init__(self, api_key: SecretStr, base_url: str) -> None:
-        self._client = stripe.StripeClient(
-            api_key.get_secret_value(),
-            base_addresses={"api": base_url, "connect": base_url},
-            max_network_retries=3,
-        )
+    def __init__(self, client: stripe.StripeClient) -> None:
+        self._client = client
+
+    @classmethod
+    def within_budget(
+        cls, settings: WebhooksSettings, jetstream: Callable[[], JetStreamContext]
+    ) -> "StripeEventSource":
+        """Listing through the Stripe budget of ``settings.namespace``, the one every service of
+        that namespace shares (``jetstream``: the NATS it lives in, reached at the first request).
+        Raises ``StripeNotConfiguredError`` without an API key."""
+        budget = stripe_request_budget(settings, Namespace(settings.namespace), jetstream)
+        return cls(stripe_client(settings, budget))
 
     async def events(self, *, created_since: int | None, account: str | None) -> AsyncIterator[bytes]:
         """Every event Stripe still holds (30 days), newest first, as JSON bodies.

@@ -60,8 +60,24 @@ class AdminCannotLeaveError(DomainError):
     kind = "admin_cannot_leave"
 
 
+@dataclass(frozen=True)
+class StartBlocker:
+    """One thing the start waits for: ``field`` is where it lies in the group (``members``,
+    ``members.<member_id>``, ``members.<member_id>.chosen_slot``, ``start_date``), ``message``
+    says it in a sentence of its own."""
+
+    field: str
+    message: str
+
+
 class GroupNotReadyToStartError(DomainError):
+    """Its ``problems`` are the blockers, one each, so a client can show each where it lies."""
+
     kind = "group_not_ready_to_start"
+
+    def __init__(self, blockers: Sequence[StartBlocker]) -> None:
+        super().__init__(f"the group cannot start yet: {'; '.join(b.message for b in blockers)}")
+        self.problems = tuple(blockers)
 
 
 @dataclass(frozen=True)
@@ -120,32 +136,37 @@ def check_may_leave(group: Group, seats: Sequence[Seat], member_id: str) -> None
 
 def start_blockers(
     group: Group, seats: Sequence[Seat], members: Mapping[str, MemberState], now: datetime
-) -> list[str]:
+) -> list[StartBlocker]:
     """Why the admin cannot start the group yet, for the group's page; empty when they can."""
     if group.status is not GroupStatus.FORMING:
         return []
     blockers = []
     if len(seats) < group.terms.size:
-        blockers.append(f"{len(seats)} of {group.terms.size} members have joined")
-    for seat in sorted(seats, key=lambda seat: seat.join_seq):
+        blockers.append(StartBlocker("members", f"{len(seats)} of {group.terms.size} members have joined"))
+    in_joining_order = sorted(seats, key=lambda seat: seat.join_seq)
+    for seat in in_joining_order:
         state = members.get(seat.member_id)
         if state is None or not state.ready:
             # What a member lacks is theirs to see (GET /members/me), not the group's.
-            blockers.append(f"{seat.member_id} is not ready yet")
+            blockers.append(StartBlocker(f"members.{seat.member_id}", f"{seat.member_id} is not ready yet"))
     if group.terms.payout_order_method is PayoutOrderMethod.MEMBERS_CHOICE:
         # Each member's choice is the point of this method: nobody's slot is chosen for them.
         blockers.extend(
-            f"{seat.member_id} has not chosen a payout slot"
-            for seat in sorted(seats, key=lambda seat: seat.join_seq)
+            StartBlocker(
+                f"members.{seat.member_id}.chosen_slot", f"{seat.member_id} has not chosen a payout slot"
+            )
+            for seat in in_joining_order
             if seat.chosen_slot is None
         )
     today = now.astimezone(ZoneInfo(group.terms.timezone)).date()
     if group.terms.start_date <= today:
-        blockers.append("the start date has passed: the admin must choose a new one")
+        blockers.append(
+            StartBlocker("start_date", "the start date has passed: the admin must choose a new one")
+        )
     return blockers
 
 
-def shown_status(group: Group, blockers: Sequence[str]) -> GroupStatus:
+def shown_status(group: Group, blockers: Sequence[StartBlocker]) -> GroupStatus:
     """The status members see: a forming group that waits only for its admin is ready to start."""
     if group.status is GroupStatus.FORMING and not blockers:
         return GroupStatus.READY_TO_START
@@ -163,7 +184,7 @@ def activate(
     is empty."""
     require_forming(group)
     if blockers := start_blockers(group, seats, members, now):
-        raise GroupNotReadyToStartError(f"the group cannot start yet: {'; '.join(blockers)}")
+        raise GroupNotReadyToStartError(blockers)
     terms = group.terms
     order = payout_order(
         terms.payout_order_method, seats, fixed_order=group.fixed_order, seed=group.draw_seed

@@ -241,7 +241,11 @@ async def _view(session: AsyncSession, group_id: UUID, clock: Clock) -> GroupSna
         members=members,
         joined_at=joined_at,
         status=status,
-        waiting_for=["the admin to start the group"] if status is GroupStatus.READY_TO_START else blockers,
+        waiting_for=(
+            ["the admin to start the group"]
+            if status is GroupStatus.READY_TO_START
+            else [blocker.message for blocker in blockers]
+        ),
     )
 
 

@@ -55,6 +55,10 @@ async def test_three_members_sign_up_get_ready_and_their_admin_starts_the_group_
     refused = await stack.call("POST", f"/groups/{group['group_id']}/start", admin, expect=409)
     assert refused.json()["error"]["type"] == "group_not_ready_to_start"
     assert f"{third} is not ready yet" in refused.json()["error"]["message"]
+    # Each blocker on its own, where it lies, for a frontend to show next to that member.
+    assert refused.json()["error"]["problems"] == [
+        {"field": f"members.{third}", "message": f"{third} is not ready yet"}
+    ]
 
     await stack.onboard_payout_account(third)
     await stack.wait_for_readiness(third, ready=True)

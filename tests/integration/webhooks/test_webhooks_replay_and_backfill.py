@@ -4,6 +4,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,9 @@ from nats.js import JetStreamContext
 
 from contracts.streams import STRIPE
 from services.runtime.naming import Namespace
+from services.runtime.request_budget import SharedRequestBudget
 from services.runtime.streams import StreamSettings, provision_streams
+from services.runtime.stripe_client import BUDGET_BUCKET, StripeSettings, stripe_request_budget
 from tests.infrastructure import NatsServer
 from tests.integration.helpers import eventually
 from tests.integration.stripe_sim.becs_fixtures import unique_email
@@ -102,6 +105,21 @@ async def test_without_an_operator_token_configured_operator_endpoints_answer_50
             "/webhooks/admin/replay", json={"event_type": "customer.created"}, headers=AUTHORIZED
         )
     assert answer.status_code == 503
+
+
+async def test_without_a_stripe_key_backfill_answers_503_and_replay_still_works(
+    nats_server: NatsServer, js: JetStreamContext, database_url: str, namespace: str
+) -> None:
+    await provision_streams(js, Namespace(namespace), StreamSettings(), (STRIPE,))
+    settings = webhooks_settings(database_url, nats_server.url, namespace, stripe_api_key="")
+    async with webhooks_serving(settings) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        backfill = await http.post("/webhooks/admin/backfill", json={}, headers=AUTHORIZED)
+        replay = await http.post(
+            "/webhooks/admin/replay", json={"event_type": "customer.created"}, headers=AUTHORIZED
+        )
+    assert backfill.status_code == 503
+    assert backfill.json()["error"]["type"] == "not_configured"
+    assert replay.status_code == 200
 
 
 async def test_a_replay_republishes_the_selected_events_as_the_same_messages(
@@ -266,11 +284,88 @@ async def test_the_cli_replays_and_backfills(
     assert refused.returncode != 0
 
 
+# Low enough that a slot is a measurable wait, next to the milliseconds the simulator answers in.
+BUDGET_RATE = 4.0
+BUDGET_KEY = "next_slot"
+
+
+def _budget_of_another_service(js: JetStreamContext, namespace: str) -> SharedRequestBudget:
+    """The Stripe budget as onboarding, collections or payouts of the same namespace hold it."""
+    return stripe_request_budget(
+        StripeSettings(stripe_requests_per_second=BUDGET_RATE), Namespace(namespace), lambda: js
+    )
+
+
+async def _slots_taken(js: JetStreamContext, namespace: str) -> int:
+    """How many slots of the namespace's Stripe budget were ever taken: each one writes its key once."""
+    bucket = await js.key_value(Namespace(namespace).bucket(BUDGET_BUCKET))
+    entry = await bucket.get(BUDGET_KEY)
+    assert entry.revision is not None
+    return entry.revision
+
+
+async def test_a_backfill_over_http_waits_its_turn_in_the_stripe_budget_every_service_shares(
+    nats_server: NatsServer, js: JetStreamContext, database_url: str, namespace: str, sim: RunningSimulator
+) -> None:
+    client = sim.client()
+    account = await _express_account(client)
+    await client.v1.customers.create_async({"email": unique_email()}, {"stripe_account": account})
+    await provision_streams(js, Namespace(namespace), StreamSettings(), (STRIPE,))
+    settings = webhooks_settings(
+        database_url,
+        nats_server.url,
+        namespace,
+        stripe_api_key=API_KEY,
+        stripe_api_base_url=sim.base_url,
+        stripe_requests_per_second=BUDGET_RATE,
+    )
+    members = _budget_of_another_service(js, namespace)
+    async with webhooks_serving(settings) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        # Members' calls hold the next second of the Stripe account's rate.
+        held = [await members.reserve() for _ in range(int(BUDGET_RATE))]
+        before = await _slots_taken(js, namespace)
+        started = time.time()
+        answer = await http.post("/webhooks/admin/backfill", json={"accounts": [account]}, headers=AUTHORIZED)
+        finished = time.time()
+        after = await _slots_taken(js, namespace)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["listed"] > 0
+    # Two listings, the platform's and the account's, each in a slot of the shared budget ...
+    assert after - before == 2
+    # ... after the members' slots: the second not before one interval past the last of those.
+    assert finished >= held[-1] + 2 / BUDGET_RATE - 0.01
+    assert finished - started >= 2 / BUDGET_RATE
+
+
+async def test_a_backfill_by_the_cli_takes_its_stripe_requests_from_the_services_budget(
+    running: Running, sim: RunningSimulator, js: JetStreamContext
+) -> None:
+    client = sim.client()
+    deleted, kept = await _express_account(client), await _express_account(client)
+    await client.v1.customers.create_async({"email": unique_email()}, {"stripe_account": kept})
+    await client.v1.accounts.delete_async(deleted)
+    await _budget_of_another_service(js, running.namespace).reserve()
+    before = await _slots_taken(js, running.namespace)
+
+    by_cli = await _cli(
+        running, sim, "backfill", "--account", deleted, "--account", kept, budget_rate=BUDGET_RATE
+    )
+
+    assert by_cli.returncode == 0, by_cli.stderr
+    assert f"skipped {deleted}: 403 account_invalid: " in by_cli.stdout
+    # The platform's listing, the refused account's, the kept account's: one slot each, in the
+    # budget of the services of the same namespace.
+    assert await _slots_taken(js, running.namespace) - before == 3
+
+
 async def _published_once(js: JetStreamContext, namespace: str, event_id: str) -> bool:
     return (await published_ids(js, namespace)).count(event_id) == 1
 
 
-async def _cli(running: Running, sim: RunningSimulator, *arguments: str) -> subprocess.CompletedProcess[str]:
+async def _cli(
+    running: Running, sim: RunningSimulator, *arguments: str, budget_rate: float | None = None
+) -> subprocess.CompletedProcess[str]:
     environment = {
         **os.environ,
         "ROSCA_WEBHOOKS_DATABASE_URL": running.database_url,
@@ -279,6 +374,8 @@ async def _cli(running: Running, sim: RunningSimulator, *arguments: str) -> subp
         "ROSCA_WEBHOOKS_STRIPE_API_KEY": API_KEY,
         "ROSCA_WEBHOOKS_STRIPE_API_BASE_URL": sim.base_url,
     }
+    if budget_rate is not None:
+        environment["ROSCA_WEBHOOKS_STRIPE_REQUESTS_PER_SECOND"] = str(budget_rate)
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "services.webhooks.cli", *arguments],

@@ -24,6 +24,7 @@ from services.onboarding.domain.groups import (
     GroupNotReadyToStartError,
     GroupStatus,
     NotGroupAdminError,
+    StartBlocker,
     activate,
     check_may_leave,
     may_join,
@@ -161,26 +162,30 @@ def test_the_admin_role_is_the_admins_and_strangers_see_no_group() -> None:
 
 def test_a_group_waits_until_full_every_member_ready_the_order_complete_and_the_start_date_ahead() -> None:
     assert start_blockers(group(), SEATS, READY, NOW) == []
-    assert start_blockers(group(), SEATS[:2], READY, NOW) == ["2 of 3 members have joined"]
+    assert start_blockers(group(), SEATS[:2], READY, NOW) == [
+        StartBlocker("members", "2 of 3 members have joined")
+    ]
     unready = {**READY, "bo": replace(READY["bo"], mandate_status=MandateStatus.INACTIVE)}
-    assert start_blockers(group(), SEATS, unready, NOW) == ["bo is not ready yet"]
+    assert start_blockers(group(), SEATS, unready, NOW) == [StartBlocker("members.bo", "bo is not ready yet")]
     late = datetime(2026, 3, 16, 1, 0, tzinfo=UTC)
     assert start_blockers(group(), SEATS, READY, late) == [
-        "the start date has passed: the admin must choose a new one"
+        StartBlocker("start_date", "the start date has passed: the admin must choose a new one")
     ]
     assert start_blockers(group(status=GroupStatus.ACTIVE), SEATS[:1], {}, NOW) == []
     choosing = group(terms=replace(TERMS, payout_order_method=PayoutOrderMethod.MEMBERS_CHOICE))
     chosen = [Seat("ada", 1, 2), Seat("bo", 2), Seat("cy", 3)]
     assert start_blockers(choosing, chosen, READY, NOW) == [
-        "bo has not chosen a payout slot",
-        "cy has not chosen a payout slot",
+        StartBlocker("members.bo.chosen_slot", "bo has not chosen a payout slot"),
+        StartBlocker("members.cy.chosen_slot", "cy has not chosen a payout slot"),
     ]
     assert start_blockers(choosing, [Seat("ada", 1, 2), Seat("bo", 2, 3), Seat("cy", 3, 1)], READY, NOW) == []
 
 
 def test_a_group_with_nothing_left_to_wait_for_shows_ready_to_start_until_its_admin_starts_it() -> None:
     assert shown_status(group(), []) is GroupStatus.READY_TO_START
-    assert shown_status(group(), ["2 of 3 members have joined"]) is GroupStatus.FORMING
+    assert (
+        shown_status(group(), [StartBlocker("members", "2 of 3 members have joined")]) is GroupStatus.FORMING
+    )
     assert shown_status(group(status=GroupStatus.ACTIVE), []) is GroupStatus.ACTIVE
 
 
@@ -207,8 +212,16 @@ def test_activation_locks_the_order_and_carries_each_members_debit_and_payout_de
 
 
 def test_a_group_that_is_not_ready_cannot_start_and_one_that_started_cannot_start_again() -> None:
-    with pytest.raises(GroupNotReadyToStartError, match="cannot start yet: 2 of 3 members have joined"):
-        activate(group(), SEATS[:2], READY, NOW)
+    unready = {**READY, "bo": replace(READY["bo"], mandate_status=MandateStatus.INACTIVE)}
+    with pytest.raises(
+        GroupNotReadyToStartError, match="cannot start yet: 2 of 3 members have joined"
+    ) as refused:
+        activate(group(), SEATS[:2], unready, NOW)
+    # Each blocker is a problem of its own, named by where it lies, for the error body's `problems`.
+    assert refused.value.problems == (
+        StartBlocker("members", "2 of 3 members have joined"),
+        StartBlocker("members.bo", "bo is not ready yet"),
+    )
     with pytest.raises(GroupLockedError):
         activate(group(status=GroupStatus.ACTIVE), SEATS, READY, NOW)
     _, activated = activate(group(), SEATS, READY, NOW)

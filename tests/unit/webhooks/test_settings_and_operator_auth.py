@@ -30,6 +30,23 @@ def test_no_signing_secret_and_no_token_by_default(monkeypatch: pytest.MonkeyPat
     assert (settings.signature_tolerance_seconds, settings.expected_livemode) == (300, False)
 
 
+def test_backfill_takes_the_runtime_stripe_settings_under_the_services_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = settings_from(
+        monkeypatch,
+        stripe_api_key="rk_test_events_read",
+        stripe_api_base_url="http://127.0.0.1:12111",
+        stripe_requests_per_second="5",
+        stripe_max_network_retries="1",
+    )
+    assert settings.stripe_api_key is not None
+    assert settings.stripe_api_key.get_secret_value() == "rk_test_events_read"
+    assert settings.stripe_api_base_url == "http://127.0.0.1:12111"
+    assert (settings.stripe_requests_per_second, settings.stripe_max_network_retries) == (5.0, 1)
+    assert settings_from(monkeypatch, stripe_api_key="").stripe_api_key is None
+
+
 def test_secrets_come_comma_separated_or_as_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_from(
         monkeypatch,
