@@ -28,7 +28,10 @@ class Problem(BaseModel):
 class ErrorDetail(BaseModel):
     type: str = Field(description="A stable code, e.g. invalid_request, malformed_json, group_full.")
     message: str = Field(description="What went wrong.")
-    problems: list[Problem] | None = Field(default=None, description="Each bad field, for invalid input.")
+    problems: list[Problem] | None = Field(
+        default=None,
+        description="Each bad field of invalid input, or each thing that stands in the way of a refused action.",
+    )
 
 
 class ErrorBody(BaseModel):
