@@ -30,7 +30,7 @@ class ErrorDetail(BaseModel):
     message: str = Field(description="What went wrong.")
     problems: list[Problem] | None = Field(
         default=None,
-        description="Each bad field of invalid input, or each thing that stands in the way of a refused action.",
+        description="Each bad field of invalid input, or each thing standing in the way of a refused action.",
     )
 
 
