@@ -37,8 +37,12 @@ def service_process(
         f"{prefix}NAMESPACE": namespace,
         f"{prefix}CLOCK": "simulated",
         f"{prefix}HTTP_PORT": str(port),
-        # Onboarding's one setting without a default; starting up never calls Stripe.
-        **({f"{prefix}STRIPE_API_KEY": "sk_test_never_called"} if name == "onboarding" else {}),
+        # Onboarding and collections need a Stripe key; starting up never calls Stripe.
+        **(
+            {f"{prefix}STRIPE_API_KEY": "sk_test_never_called"}
+            if name in ("onboarding", "collections")
+            else {}
+        ),
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
