@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from pythonjsonlogger.json import JsonFormatter
 
 from contracts.messages import Message
@@ -160,7 +161,7 @@ def test_a_service_process_configures_its_logs_and_freezes_before_serving(
     monkeypatch.setattr("services.runtime.entrypoint.uvicorn.run", serve)
     handlers_before = root.handlers[:]
     create_collections_app(
-        CollectionsSettings(database_url="postgresql://u@127.0.0.1/x", stripe_api_key="sk_test_x")
+        CollectionsSettings(database_url="postgresql://u@127.0.0.1/x", stripe_api_key=SecretStr("sk_test_x"))
     )
     assert root.handlers == handlers_before  # building an app leaves the process's logging alone
     gc.unfreeze()
