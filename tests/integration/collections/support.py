@@ -37,6 +37,7 @@ from tests.integration.stripe_sim.becs_fixtures import saved_becs_customer
 from tests.integration.stripe_sim.stripe_sim_harness import API_KEY, RunningSimulator
 
 SUCCEEDS = "000123456"
+DISPUTED_AT_ONCE = "666666660"
 REFER_TO_CUSTOMER = "222222227"  # how BECS reports insufficient funds: a passing failure
 POLICY = GroupPolicy(
     attempt_limit=3, retry_spacing_business_days=1, collection_window_business_days=10, platform_fee_bps=100
@@ -105,14 +106,33 @@ class Stack:
         return found
 
     def stripe_events(self, event_type: str) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = self.stripe_get("/v1/events", type=event_type, limit=100)["data"]
-        return list(reversed(data))
+        """The simulator's events of ``event_type``, oldest first, read from its store (so also
+        while its API drops every connection)."""
+        held = self.sim.app.sim.objects.newest_first("event", None)
+        return [dict(event.body) for event in reversed(list(held)) if event.body["type"] == event_type]
 
     def payment_intents_of_cycle(self, cycle_id: UUID) -> list[dict[str, Any]]:
         intents: list[dict[str, Any]] = self.stripe_get("/v1/payment_intents", limit=100)["data"]
         return [pi for pi in intents if pi["metadata"].get("cycle_id") == str(cycle_id)]
 
+    def intents_held_by_simulator(self, cycle_id: UUID) -> list[dict[str, Any]]:
+        """The simulator's PaymentIntents of the cycle, read from its store (works while its API
+        drops every connection)."""
+        held = self.sim.app.sim.objects.newest_first("payment_intent", None)
+        return [dict(o.body) for o in held if o.body.get("metadata", {}).get("cycle_id") == str(cycle_id)]
+
     # What the service published and holds.
+
+    async def consumers_idle(self, stream: str, *durables: str) -> bool:
+        names = Namespace(self.namespace)
+        for durable in durables:
+            try:
+                info = await self.js.consumer_info(names.stream(stream), names.durable(durable))
+            except NotFoundError:
+                return False
+            if info.num_pending or info.num_ack_pending:
+                return False
+        return True
 
     async def published(self, stream: str, subject: str | None = None) -> list[dict[str, Any]]:
         names = Namespace(self.namespace)

@@ -20,8 +20,13 @@ pytestmark = pytest.mark.integration
 AMOUNT = 5_000
 
 
-async def started_cycle(stack: Stack, members: int = 3, **accounts: str) -> tuple[Any, dict[str, Any]]:
-    """An activated group whose first cycle's start timer has fired; the plan and that timer."""
+async def started_cycle(
+    stack: Stack, members: int = 3, *, answers_lost: bool = False, **accounts: str
+) -> tuple[Any, dict[str, Any]]:
+    """An activated group whose first cycle's start timer has fired; the plan and that timer.
+
+    With ``answers_lost``, Stripe's API drops every connection from the start on (the requests
+    still run): the simulator makes the debits, and the service never hears its answers."""
     activation = group_activated(
         [
             member_with_mandate(stack.sim, p, accounts.get(f"member_{p}", "000123456"))
@@ -40,6 +45,8 @@ async def started_cycle(stack: Stack, members: int = 3, **accounts: str) -> tupl
         for t in await stack.timers(subjects.COLLECTIONS_START_CYCLE)
         if t["payload"]["cycle_id"] == str(plans[0].cycle_id)
     ]
+    if answers_lost:
+        stack.sim.faults(dropped_connection_percent=100)
     await stack.fire_timer(timer)
     return plans[0], timer
 
