@@ -192,3 +192,40 @@ async def test_a_dispute_heard_before_its_payment_intent_is_known_is_kept_and_ap
         if r["payment_intent_id"] == dispute["payment_intent"]
     ]
     assert disputed["member_id"] == plan.contributions[0].member.member_id
+
+
+async def test_stripe_refusing_a_debit_is_a_failed_attempt_not_a_poison_message(stack: Stack) -> None:
+    member = member_with_mandate(stack.sim, 1)
+    others = [member_with_mandate(stack.sim, p) for p in (2, 3)]
+    stack.sim.deactivate_mandate(member.mandate_id)  # onboarding has not heard yet
+    activation = group_activated([member, *others])
+    await stack.publish(subjects.ONBOARDING_GROUP_ACTIVATED, activation)
+    plan = plan_rotation(activation, BecsBusinessCalendar())[0]
+
+    async def start_scheduled() -> bool:
+        return len(await stack.timers(subjects.COLLECTIONS_START_CYCLE)) == 3
+
+    await eventually(start_scheduled, "the starts are scheduled")
+    (timer,) = [
+        t
+        for t in await stack.timers(subjects.COLLECTIONS_START_CYCLE)
+        if t["payload"]["cycle_id"] == str(plan.cycle_id)
+    ]
+    await stack.fire_timer(timer)
+
+    async def refused_and_waiting() -> bool:
+        rows = await stack.contributions_of(plan.cycle_id)
+        return any(r["status"] == "awaiting_mandate" for r in rows)
+
+    await eventually(refused_and_waiting, "the refused debit waits for a new mandate")
+    (row,) = [r for r in await stack.contributions_of(plan.cycle_id) if r["member_id"] == member.member_id]
+    assert (row["attempt"], row["payment_intent_id"]) == (1, None)
+    assert row["last_failure_code"] == "payment_intent_mandate_invalid"
+    notices = await stack.published(
+        NOTIFY.name, subjects.NOTIFY_MEMBER_CONTRIBUTION_DEBIT_FAILED_AUTHORISE_AGAIN
+    )
+    assert [(n["member_id"], n["action"]) for n in notices] == [
+        (member.member_id, "POST /onboarding/members/me/becs/setup-intents")
+    ]
+    dead = await stack.published("DEADLETTER")
+    assert dead == []
