@@ -8,10 +8,11 @@ from uuid import UUID
 import pytest
 
 from contracts import subjects
+from contracts.onboarding import ActivatedMember
 from contracts.payouts import CyclePaid
 from services.collections.calendar import BecsBusinessCalendar
 from services.collections.domain.ledger import AccountKind, balance_of_kind, cycle_books_problems
-from services.collections.domain.rotation import plan_rotation
+from services.collections.domain.rotation import CyclePlan, plan_rotation
 from services.collections.store.ledger import transactions_of_cycle
 from tests.integration.collections.support import Stack, eventually, group_activated, member_with_mandate
 
@@ -21,19 +22,24 @@ AMOUNT = 5_000
 
 
 async def started_cycle(
-    stack: Stack, members: int = 3, *, answers_lost: bool = False, **accounts: str
-) -> tuple[Any, dict[str, Any]]:
+    stack: Stack,
+    members: int = 3,
+    *,
+    answers_lost: bool = False,
+    replace_member_1: ActivatedMember | None = None,
+    **accounts: str,
+) -> tuple[CyclePlan, dict[str, Any]]:
     """An activated group whose first cycle's start timer has fired; the plan and that timer.
 
     With ``answers_lost``, Stripe's API drops every connection from the start on (the requests
     still run): the simulator makes the debits, and the service never hears its answers."""
-    activation = group_activated(
-        [
-            member_with_mandate(stack.sim, p, accounts.get(f"member_{p}", "000123456"))
-            for p in range(1, members + 1)
-        ],
-        amount=AMOUNT,
-    )
+    chosen = [
+        member_with_mandate(stack.sim, p, accounts.get(f"member_{p}", "000123456"))
+        for p in range(1, members + 1)
+    ]
+    if replace_member_1 is not None:
+        chosen[0] = replace_member_1
+    activation = group_activated(chosen, amount=AMOUNT)
     await stack.publish(subjects.ONBOARDING_GROUP_ACTIVATED, activation)
     plans = plan_rotation(activation, BecsBusinessCalendar())
     await eventually(
