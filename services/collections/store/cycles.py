@@ -54,8 +54,12 @@ async def add_cycle(session: AsyncSession, state: CycleState, now: datetime) -> 
 
 
 async def load_cycle(session: AsyncSession, cycle_id: UUID) -> StoredCycle | None:
+    """The cycle, locked until the transaction ends: messages of one cycle queue rather than race
+    (the version check in ``save_cycle`` still guards any path that reads without this lock)."""
     row = (
-        await session.execute(select(cycles.c.state, cycles.c.version).where(cycles.c.cycle_id == cycle_id))
+        await session.execute(
+            select(cycles.c.state, cycles.c.version).where(cycles.c.cycle_id == cycle_id).with_for_update()
+        )
     ).first()
     if row is None:
         return None

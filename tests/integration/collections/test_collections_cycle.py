@@ -148,4 +148,5 @@ async def test_an_activated_group_is_debited_funded_and_paid_out_with_true_books
 
 
 async def _has_status(stack: Stack, cycle_id: UUID, status: str) -> bool:
-    return await stack.cycle_status(cycle_id) == status
+    """The cycle reached ``status`` and everything it decided on the way is published."""
+    return await stack.cycle_status(cycle_id) == status and await stack.outbox_empty()

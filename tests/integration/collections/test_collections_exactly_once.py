@@ -114,6 +114,7 @@ async def test_a_passing_failure_schedules_a_retry_timer_that_debits_again_with_
         return bool(await stack.timers(subjects.COLLECTIONS_RETRY_CONTRIBUTION))
 
     await eventually(retry_scheduled, "a retry timer is scheduled")
+    await eventually(stack.outbox_empty, "the failure's notice is published")
     (retry,) = await stack.timers(subjects.COLLECTIONS_RETRY_CONTRIBUTION)
     assert retry["timer_id"] == f"contribution:{failing.contribution_id}:attempt:2"
     assert retry["payload"]["contribution_id"] == str(failing.contribution_id)
@@ -218,6 +219,7 @@ async def test_stripe_refusing_a_debit_is_a_failed_attempt_not_a_poison_message(
         return any(r["status"] == "awaiting_mandate" for r in rows)
 
     await eventually(refused_and_waiting, "the refused debit waits for a new mandate")
+    await eventually(stack.outbox_empty, "the refusal's notice is published")
     (row,) = [r for r in await stack.contributions_of(plan.cycle_id) if r["member_id"] == member.member_id]
     assert (row["attempt"], row["payment_intent_id"]) == (1, None)
     assert row["last_failure_code"] == "payment_intent_mandate_invalid"
