@@ -46,16 +46,37 @@ async def heard_stack(
         yield running
 
 
+@pytest.fixture
+async def impatient_stack(
+    sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> AsyncIterator[Stack]:
+    """Gives a message two deliveries, and Stripe no network retries of its own."""
+    async with _collections_stack(
+        sim,
+        nats_server,
+        postgres_admin_url,
+        hears_stripe=False,
+        consumer_max_deliver=2,
+        stripe_max_network_retries=0,
+    ) as running:
+        yield running
+
+
 @contextlib.asynccontextmanager
 async def _collections_stack(
-    sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str, *, hears_stripe: bool
+    sim: RunningSimulator,
+    nats_server: NatsServer,
+    postgres_admin_url: str,
+    *,
+    hears_stripe: bool,
+    **overrides: object,
 ) -> AsyncIterator[Stack]:
     namespace = f"t{uuid.uuid4().hex[:10]}"
     client = await nats.connect(nats_server.url)
     js = client.jetstream()
     await provision_streams(js, Namespace(namespace), StreamSettings())
     with fresh_database(postgres_admin_url) as database_url, contextlib.ExitStack() as services:
-        settings = collections_settings(database_url, nats_server.url, namespace, sim)
+        settings = collections_settings(database_url, nats_server.url, namespace, sim, **overrides)
         database = Database(database_url)
         if hears_stripe:
             services.enter_context(_gateway(sim, nats_server, postgres_admin_url, namespace))

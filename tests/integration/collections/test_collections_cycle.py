@@ -26,13 +26,15 @@ async def started_cycle(
     members: int = 3,
     *,
     answers_lost: bool = False,
+    stripe_down: bool = False,
     replace_member_1: ActivatedMember | None = None,
     **accounts: str,
 ) -> tuple[CyclePlan, dict[str, Any]]:
     """An activated group whose first cycle's start timer has fired; the plan and that timer.
 
     With ``answers_lost``, Stripe's API drops every connection from the start on (the requests
-    still run): the simulator makes the debits, and the service never hears its answers."""
+    still run): the simulator makes the debits, and the service never hears its answers. With
+    ``stripe_down``, it answers every request 500 without running it."""
     chosen = [
         member_with_mandate(stack.sim, p, accounts.get(f"member_{p}", "000123456"))
         for p in range(1, members + 1)
@@ -53,6 +55,8 @@ async def started_cycle(
     ]
     if answers_lost:
         stack.sim.faults(dropped_connection_percent=100)
+    if stripe_down:
+        stack.sim.faults(server_error_percent=100)
     await stack.fire_timer(timer)
     return plans[0], timer
 

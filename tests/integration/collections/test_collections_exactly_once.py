@@ -231,3 +231,26 @@ async def test_stripe_refusing_a_debit_is_a_failed_attempt_not_a_poison_message(
     ]
     dead = await stack.published("DEADLETTER")
     assert dead == []
+
+
+async def test_a_debit_stripe_cannot_take_through_every_delivery_is_asked_again_later_with_its_key(
+    impatient_stack: Stack,
+) -> None:
+    stack = impatient_stack
+    try:
+        plan, _ = await started_cycle(stack, members=2, stripe_down=True)
+
+        async def put_back_on_timers() -> bool:
+            return len(await stack.timers(subjects.COLLECTIONS_CREATE_PAYMENT_INTENT)) == 2
+
+        await eventually(put_back_on_timers, "every debit is asked again later")
+    finally:
+        stack.sim.faults(server_error_percent=0)
+    later = await stack.timers(subjects.COLLECTIONS_CREATE_PAYMENT_INTENT)
+    assert sorted(t["payload"]["idempotency_key"] for t in later) == sorted(
+        f"contribution-{c.contribution_id}-1" for c in plan.contributions
+    )
+    assert await stack.published("DEADLETTER") == []
+    for timer in later:
+        await stack.fire_timer(timer)
+    await debits_out(stack, plan.cycle_id, 2)
