@@ -21,6 +21,7 @@ from services.collections.domain.commands import (
     ScheduleRetry,
 )
 from services.collections.domain.messages import (
+    DisputeClosed,
     DisputeOpened,
     PaymentIntentFailed,
     PaymentIntentSucceeded,
@@ -231,6 +232,26 @@ def test_our_metadata_names_the_cycle_contribution_and_attempt_and_anything_else
             None,
             DisputeOpened(NOW, CONTRIBUTION, 2, "dp_1", "pi_1", "py_1", 2_500),
         ),
+        (
+            "charge.dispute.closed",
+            {"object": "dispute", "id": "dp_1", "status": "won", "payment_intent": "pi_1", "charge": "py_1"},
+            None,
+            DisputeClosed(NOW, CONTRIBUTION, 2, "dp_1", "pi_1", "py_1", won=True),
+        ),
+        (
+            "refund.failed",
+            {
+                "object": "refund",
+                "id": "re_1",
+                "status": "failed",
+                "payment_intent": "pi_1",
+                "charge": "py_1",
+            },
+            "insufficient_funds",
+            RefundFailed(NOW, CONTRIBUTION, 2, "re_1", "insufficient_funds"),
+        ),
+        # A dispute names no attempt in metadata and without its PaymentIntent is nobody's.
+        ("charge.dispute.created", {"object": "dispute", "id": "dp_2", "charge": "py_1"}, None, None),
     ],
 )
 def test_stripe_events_become_the_saga_messages_they_report(
