@@ -1,8 +1,9 @@
 """The saga's Stripe calls, made after the transaction that decided them, and their answers fed
 back into the saga.
 
-The call runs before this message's own saga step loads the cycle, so the transaction that records
-the answer holds nothing while Stripe is asked. A crash anywhere repeats the call with the same
+The call runs before this message's saga step loads (and locks) the cycle: while Stripe is asked,
+the consumer's transaction holds only this message's inbox row, never the cycle, and the decision
+that asked for the call committed long before. A crash anywhere repeats the call with the same
 idempotency key: Stripe answers with the first result, never a second debit. Stripe refusing the
 request (a detached payment method, an inactive mandate, a decline at confirmation) is a failed
 attempt for the saga, not a poison message. Stripe unreachable is retried by redelivery; after the
