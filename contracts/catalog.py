@@ -6,6 +6,14 @@ Each later feature adds its channels here, next to the model it defines.
 from dataclasses import dataclass
 
 from contracts import subjects
+from contracts.collections import (
+    CloseCollection,
+    CreatePaymentIntent,
+    CreateRefund,
+    CycleStatusChanged,
+    RetryContribution,
+    StartCycle,
+)
 from contracts.deadletter import MessageDeadLettered
 from contracts.messages import Message
 from contracts.notifications import MemberNotification
@@ -16,6 +24,7 @@ from contracts.onboarding import (
     PayoutAccountRestored,
     PayoutAccountRestricted,
 )
+from contracts.payouts import CyclePaid, PayCycle, PayoutPaused
 from contracts.scheduler import CancelTimer, ScheduleTimer
 from contracts.stripe_events import StripeEventReceived
 
@@ -110,5 +119,102 @@ CHANNELS: tuple[Channel, ...] = (
         publisher="onboarding",
         description="A member's payout account was restricted: they should complete Stripe's onboarding "
         "again.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_START_CYCLE,
+        payload=StartCycle,
+        publisher="scheduler (a timer collections set at the group's activation)",
+        description="A cycle's start date came: collections debits every member's contribution.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_RETRY_CONTRIBUTION,
+        payload=RetryContribution,
+        publisher="scheduler (a timer collections set after a passing debit failure)",
+        description="Make the next debit attempt of a contribution, if the cycle still wants it.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_CLOSE_COLLECTION,
+        payload=CloseCollection,
+        publisher="scheduler (a timer collections set when the cycle started)",
+        description="A cycle's collection deadline passed: a cycle not yet funded is cancelled and refunded.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_CREATE_PAYMENT_INTENT,
+        payload=CreatePaymentIntent,
+        publisher="collections (to itself)",
+        description="One BECS debit attempt to make at Stripe with its idempotency key, after the saga's "
+        "transaction committed; its answer is fed back into the saga.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_CREATE_REFUND,
+        payload=CreateRefund,
+        publisher="collections (to itself)",
+        description="One refund to make at Stripe with its idempotency key, after the saga's transaction "
+        "committed.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_CYCLE_STATUS_ALL,
+        payload=CycleStatusChanged,
+        publisher="collections",
+        description="A cycle's status changed. Subject: collections.evt.cycle_<status> (collecting, funded, "
+        "paying_out, payout_paused, completed, cancelling, cancelled).",
+    ),
+    Channel(
+        subject=subjects.PAYOUTS_PAY_CYCLE,
+        payload=PayCycle,
+        publisher="collections",
+        description="A cycle is funded: transfer its pot to the recipient, one transfer per collected charge "
+        "(source_transaction), less the platform's fee share of each.",
+    ),
+    Channel(
+        subject=subjects.PAYOUTS_CYCLE_PAID,
+        payload=CyclePaid,
+        publisher="payouts",
+        description="Every transfer of a cycle was made; collections completes the cycle.",
+    ),
+    Channel(
+        subject=subjects.PAYOUTS_PAYOUT_PAUSED,
+        payload=PayoutPaused,
+        publisher="payouts",
+        description="A cycle's transfer could not be made now; collections marks the payout paused.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_CONTRIBUTION_MANDATE_NEEDED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="A cycle started while the member's mandate is inactive: they must authorise a bank "
+        "account before their contribution is debited.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_CONTRIBUTION_DEBIT_FAILED_RETRYING,
+        payload=MemberNotification,
+        publisher="collections",
+        description="A contribution's debit failed for a passing reason; it is debited again at the "
+        "time given.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_CONTRIBUTION_DEBIT_FAILED_AUTHORISE_AGAIN,
+        payload=MemberNotification,
+        publisher="collections",
+        description="A contribution's debit failed on a mandate that is gone: the member must authorise a "
+        "bank account again before the deadline.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_CONTRIBUTION_DEBIT_FAILED_FINAL,
+        payload=MemberNotification,
+        publisher="collections",
+        description="A contribution can no longer be collected this cycle.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_CONTRIBUTION_DISPUTED_AMOUNT_OWED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The member disputed a debit already paid out or refunded: they owe its amount.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_CONTRIBUTION_REFUND_FAILED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="Stripe could not refund a member's contribution; it is owed to them.",
     ),
 )

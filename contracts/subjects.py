@@ -23,9 +23,19 @@ ONBOARDING_GROUP_ACTIVATED = "onboarding.evt.group_activated"
 
 # Collections: the cycle saga and the ledger.
 COLLECTIONS_ALL = "collections.>"
+COLLECTIONS_START_CYCLE = "collections.cmd.start_cycle"
+COLLECTIONS_RETRY_CONTRIBUTION = "collections.cmd.retry_contribution"
+COLLECTIONS_CLOSE_COLLECTION = "collections.cmd.close_collection"
+COLLECTIONS_CREATE_PAYMENT_INTENT = "collections.cmd.create_payment_intent"
+COLLECTIONS_CREATE_REFUND = "collections.cmd.create_refund"
+COLLECTIONS_CYCLE_STATUS_PREFIX = "collections.evt"
+COLLECTIONS_CYCLE_STATUS_ALL = "collections.evt.*"
 
 # Payouts.
 PAYOUTS_ALL = "payouts.>"
+PAYOUTS_PAY_CYCLE = "payouts.cmd.pay_cycle"
+PAYOUTS_CYCLE_PAID = "payouts.evt.cycle_paid"
+PAYOUTS_PAYOUT_PAUSED = "payouts.evt.payout_paused"
 
 # Scheduler: durable timers.
 SCHEDULER_ALL = "scheduler.>"
@@ -38,6 +48,14 @@ NOTIFY_MEMBER_PREFIX = "notify.member"
 NOTIFY_MEMBER_MANDATE_INACTIVE = "notify.member.mandate_inactive"
 NOTIFY_MEMBER_BECS_SETUP_FAILED = "notify.member.becs_setup_failed"
 NOTIFY_MEMBER_PAYOUT_ACCOUNT_RESTRICTED = "notify.member.payout_account_restricted"
+NOTIFY_MEMBER_CONTRIBUTION_MANDATE_NEEDED = "notify.member.contribution_mandate_needed"
+NOTIFY_MEMBER_CONTRIBUTION_DEBIT_FAILED_RETRYING = "notify.member.contribution_debit_failed_retrying"
+NOTIFY_MEMBER_CONTRIBUTION_DEBIT_FAILED_AUTHORISE_AGAIN = (
+    "notify.member.contribution_debit_failed_authorise_again"
+)
+NOTIFY_MEMBER_CONTRIBUTION_DEBIT_FAILED_FINAL = "notify.member.contribution_debit_failed_final"
+NOTIFY_MEMBER_CONTRIBUTION_DISPUTED_AMOUNT_OWED = "notify.member.contribution_disputed_amount_owed"
+NOTIFY_MEMBER_CONTRIBUTION_REFUND_FAILED = "notify.member.contribution_refund_failed"
 
 # Dead letters: one subject per consumer that gave up.
 DEADLETTER_PREFIX = "deadletter"
@@ -47,6 +65,11 @@ DEADLETTER_ALL = "deadletter.>"
 def stripe_event(event_type: str) -> str:
     """Subject of a normalized Stripe event, e.g. ``stripe.payment_intent.succeeded``."""
     return f"{STRIPE_PREFIX}.{event_type}"
+
+
+def cycle_status(status: str) -> str:
+    """Subject of a cycle's status change, e.g. ``collections.evt.cycle_funded``."""
+    return f"{COLLECTIONS_CYCLE_STATUS_PREFIX}.cycle_{status}"
 
 
 def notify_member(kind: str) -> str:

@@ -37,8 +37,12 @@ def service_process(
         f"{prefix}NAMESPACE": namespace,
         f"{prefix}CLOCK": "simulated",
         f"{prefix}HTTP_PORT": str(port),
-        # Onboarding's one setting without a default; starting up never calls Stripe.
-        **({f"{prefix}STRIPE_API_KEY": "sk_test_never_called"} if name == "onboarding" else {}),
+        # Onboarding and collections need a Stripe key; starting up never calls Stripe.
+        **(
+            {f"{prefix}STRIPE_API_KEY": "sk_test_never_called"}
+            if name in ("onboarding", "collections")
+            else {}
+        ),
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -88,7 +92,7 @@ def wait_for_readiness(base_url: str, timeout: float = 30.0) -> httpx.Response:
 
 
 # Readiness says "none" (not a failure, and not "ok") of consumers a service does not have.
-SERVICES_WITH_CONSUMERS = {"onboarding", "scheduler"}
+SERVICES_WITH_CONSUMERS = {"onboarding", "collections", "scheduler"}
 
 
 def test_every_service_starts_migrates_its_own_database_and_reports_ready(

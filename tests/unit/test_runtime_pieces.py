@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from pythonjsonlogger.json import JsonFormatter
 
 from contracts.messages import Message
@@ -148,6 +149,7 @@ def test_a_service_process_configures_its_logs_and_freezes_before_serving(
     # Unfrozen, every full collection walks the app and its imports: tens of ms of pause under load.
     monkeypatch.setenv("ROSCA_COLLECTIONS_DATABASE_URL", "postgresql://u@127.0.0.1/rosca_collections")
     monkeypatch.setenv("ROSCA_COLLECTIONS_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("ROSCA_COLLECTIONS_STRIPE_API_KEY", "sk_test_never_called")
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", root.handlers[:])  # given back to pytest afterwards
     monkeypatch.setattr(root, "level", root.level)
@@ -158,7 +160,9 @@ def test_a_service_process_configures_its_logs_and_freezes_before_serving(
 
     monkeypatch.setattr("services.runtime.entrypoint.uvicorn.run", serve)
     handlers_before = root.handlers[:]
-    create_collections_app(CollectionsSettings(database_url="postgresql://u@127.0.0.1/x"))
+    create_collections_app(
+        CollectionsSettings(database_url="postgresql://u@127.0.0.1/x", stripe_api_key=SecretStr("sk_test_x"))
+    )
     assert root.handlers == handlers_before  # building an app leaves the process's logging alone
     gc.unfreeze()
     try:

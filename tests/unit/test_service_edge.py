@@ -15,6 +15,7 @@ from services.collections.main import create_app as collections_app
 from services.collections.settings import CollectionsSettings
 from services.onboarding.main import create_app as onboarding_app
 from services.onboarding.settings import OnboardingSettings
+from services.payouts.main import DEFINITION as PAYOUTS
 from services.payouts.main import create_app as payouts_app
 from services.payouts.settings import PayoutsSettings
 from services.runtime.errors import ErrorBody, refuse_domain_errors
@@ -40,7 +41,9 @@ SERVICE_APPS: dict[str, Callable[[], FastAPI]] = {
         )
     ),
     "collections": lambda: collections_app(
-        CollectionsSettings(database_url=DATABASE, max_request_body_bytes=LIMIT)
+        CollectionsSettings(
+            database_url=DATABASE, stripe_api_key=SecretStr("sk_test_x"), max_request_body_bytes=LIMIT
+        )
     ),
     "payouts": lambda: payouts_app(PayoutsSettings(database_url=DATABASE, max_request_body_bytes=LIMIT)),
     "webhooks": lambda: webhooks_app(WebhooksSettings(database_url=DATABASE, max_request_body_bytes=LIMIT)),
@@ -307,7 +310,7 @@ def runtime_of(definition: ServiceDefinition) -> ServiceRuntime:
 
 
 async def test_a_service_without_consumers_says_so_rather_than_ok() -> None:
-    checks = await runtime_of(COLLECTIONS).readiness()
+    checks = await runtime_of(PAYOUTS).readiness()
     assert checks["consumers"] == "none"
 
 
@@ -329,13 +332,13 @@ async def test_consumers_that_have_not_started_are_not_reported_ok() -> None:
 async def test_readyz_counts_none_as_ready_and_anything_else_as_not(
     checks: dict[str, str], status: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = collections_app(CollectionsSettings(database_url=DATABASE))
+    app = payouts_app(PayoutsSettings(database_url=DATABASE))
 
     async def readiness() -> dict[str, str]:
         return checks
 
     monkeypatch.setattr(app.state.runtime, "readiness", readiness)
     async with client(app) as http:
-        answer = await http.get("/collections/readyz")
+        answer = await http.get("/payouts/readyz")
     assert answer.status_code == status
     assert answer.json()["checks"] == checks

@@ -1,4 +1,4 @@
-from services.collections.db import metadata
+from services.collections.store.tables import metadata
 from services.runtime.migration_env import run_migrations
 from services.runtime.tables import runtime_metadata
 

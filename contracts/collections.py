@@ -1,0 +1,98 @@
+"""Commands addressed to collections (its timers and its own Stripe calls) and the facts it publishes.
+
+``StartCycle``, ``RetryContribution`` and ``CloseCollection`` arrive through the scheduler's
+timers; ``CreatePaymentIntent`` and ``CreateRefund`` are collections' own Stripe calls, decided
+by the cycle saga in one transaction and made by a consumer after it, so a crash repeats the call
+with the same idempotency key and never makes a second debit. ``correlation_id`` is the cycle id.
+"""
+
+from typing import Final
+from uuid import UUID
+
+from pydantic import Field
+
+from contracts.messages import Message
+
+CYCLE_STATUSES: Final = (
+    "collecting",
+    "funded",
+    "paying_out",
+    "payout_paused",
+    "completed",
+    "cancelling",
+    "cancelled",
+)
+
+
+class StartCycle(Message):
+    """A cycle's start date came: debit every member's contribution."""
+
+    group_id: UUID = Field(description="The group.")
+    cycle_id: UUID = Field(description="The cycle to start.")
+    cycle_number: int = Field(ge=1, description="1 for the first cycle, and so on.")
+
+
+class RetryContribution(Message):
+    """A contribution's retry timer fired: make debit attempt ``attempt`` now, if still wanted."""
+
+    cycle_id: UUID = Field(description="The contribution's cycle.")
+    contribution_id: UUID = Field(description="The contribution to debit again.")
+    attempt: int = Field(ge=2, description="The attempt to make now (the first retry is attempt 2).")
+
+
+class CloseCollection(Message):
+    """A cycle's collection deadline passed: a cycle not funded by now is cancelled."""
+
+    cycle_id: UUID = Field(description="The cycle whose deadline passed.")
+
+
+class CreatePaymentIntent(Message):
+    """Make one BECS debit attempt at Stripe (confirmed, off-session), exactly as given."""
+
+    cycle_id: UUID = Field(description="The contribution's cycle.")
+    contribution_id: UUID = Field(description="The contribution debited.")
+    member_id: str = Field(description="The member debited.")
+    attempt: int = Field(ge=1, description="Which debit attempt of the contribution this is.")
+    idempotency_key: str = Field(
+        min_length=1, description="Stripe's Idempotency-Key: contribution-<contribution_id>-<attempt>."
+    )
+    amount: int = Field(ge=1, description="The debit, in minor units.")
+    currency: str = Field(description="Its currency, e.g. aud.")
+    customer_id: str = Field(description="The member's Stripe customer (cus_…).")
+    payment_method_id: str = Field(description="The BECS payment method debited (pm_…).")
+    mandate_id: str = Field(description="Its mandate (mandate_…).")
+    transfer_group: str = Field(description="The cycle's transfer group, shared with its payout transfers.")
+    metadata: dict[str, str] = Field(
+        description="Stripe metadata (group_id, cycle_id, cycle_number, member_id, contribution_id, attempt)."
+    )
+
+
+class CreateRefund(Message):
+    """Refund one debit in full at Stripe (a cancelled cycle gives its money back)."""
+
+    cycle_id: UUID = Field(description="The contribution's cycle.")
+    contribution_id: UUID = Field(description="The contribution whose debit is refunded.")
+    member_id: str = Field(description="The member refunded.")
+    attempt: int = Field(ge=1, description="The debit attempt refunded.")
+    idempotency_key: str = Field(
+        min_length=1, description="Stripe's Idempotency-Key: refund-<contribution_id>-<attempt>."
+    )
+    payment_intent_id: str = Field(description="The debit's PaymentIntent (pi_…).")
+    amount: int = Field(ge=1, description="The refund, in minor units.")
+    currency: str = Field(description="Its currency.")
+    metadata: dict[str, str] = Field(description="Stripe metadata, as on the debit.")
+
+
+class CycleStatusChanged(Message):
+    """A cycle moved on, on ``collections.evt.cycle_<status>`` (e.g. cycle_funded)."""
+
+    group_id: UUID = Field(description="The group.")
+    cycle_id: UUID = Field(description="The cycle.")
+    cycle_number: int = Field(ge=1, description="1 for the first cycle, and so on.")
+    status: str = Field(description=f"The cycle's new status: one of {', '.join(CYCLE_STATUSES)}.")
+    defaulting_member_ids: list[str] = Field(
+        description="Members whose contribution can no longer be collected this cycle."
+    )
+    delinquent_member_ids: list[str] = Field(
+        description="Members who owe money after a dispute of a debit already paid out or refunded."
+    )

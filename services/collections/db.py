@@ -1,5 +1,0 @@
-"""Tables the collections service owns, in its own database."""
-
-from sqlalchemy import MetaData
-
-metadata = MetaData()

@@ -1,0 +1,12 @@
+"""What the message handlers depend on, built once in ``create_app``."""
+
+from dataclasses import dataclass
+
+from services.collections.settings import CollectionsSettings
+from services.collections.stripe import StripeCollections
+
+
+@dataclass(frozen=True)
+class Collections:
+    settings: CollectionsSettings
+    stripe: StripeCollections

@@ -1,0 +1,64 @@
+"""One saga step of one cycle: load it, decide, then save the state, book the postings and queue
+the commands, all in the caller's transaction, with the cycle's version checked.
+
+A cycle changed by another message since it was loaded raises ``ConcurrentCycleUpdateError``: the
+transaction rolls back (the inbox row with it) and the message is delivered again, so it is
+decided again on the newer state, never lost and never applied twice.
+"""
+
+import logging
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.collections.calendar import BecsBusinessCalendar
+from services.collections.domain.cycle import CycleState
+from services.collections.domain.messages import SagaMessage
+from services.collections.domain.saga import decide
+from services.collections.service_layer.outgoing import send
+from services.collections.service_layer.stripe_reports import saga_message
+from services.collections.store import ledger, parked_events
+from services.collections.store.cycles import load_cycle, save_cycle
+
+log = logging.getLogger(__name__)
+
+BUSINESS_DAYS = BecsBusinessCalendar()
+
+
+class UnknownCycleError(Exception):
+    """A message names a cycle this service never planned."""
+
+
+async def apply_to_cycle(
+    session: AsyncSession, cycle_id: UUID, message: SagaMessage, now: datetime, cause: UUID | None
+) -> bool:
+    """Feed ``message`` to the cycle's saga; False when it changed nothing (a duplicate, a stale report)."""
+    stored = await load_cycle(session, cycle_id)
+    if stored is None:
+        raise UnknownCycleError(f"no cycle {cycle_id}")
+    decision = decide(stored.state, message, BUSINESS_DAYS, now)
+    if decision.new_state == stored.state and not decision.commands and not decision.postings:
+        return False
+    await save_cycle(session, stored, decision.new_state, now)
+    await ledger.post(session, cycle_id, decision.postings, now)
+    for command in decision.commands:
+        await send(session, decision.new_state, command, now, cause)
+    await _apply_parked_events(session, stored.state, decision.new_state, now)
+    return True
+
+
+async def _apply_parked_events(
+    session: AsyncSession, before: CycleState, after: CycleState, now: datetime
+) -> None:
+    """Reports that came before their PaymentIntent was known here apply once it is."""
+    known_before = {c.payment_intent_id for c in before.contributions}
+    for contribution in after.contributions:
+        payment_intent_id = contribution.payment_intent_id
+        if payment_intent_id is None or payment_intent_id in known_before:
+            continue
+        for event in await parked_events.take_waiting(session, payment_intent_id, now):
+            message = saga_message(event, contribution.contribution_id, contribution.attempt)
+            if message is not None:
+                log.info("applying parked %s %s", event.event_type, event.event_id)
+                await apply_to_cycle(session, after.plan.cycle_id, message, now, event.message_id)

@@ -1,0 +1,1 @@
+"""Collections' tables and the queries on them."""

@@ -1,0 +1,167 @@
+"""Cycles: the saga state of each, saved with a version check, and its queryable projection."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID
+
+from pydantic import TypeAdapter
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.collections.domain.cycle import CycleState, CycleStatus
+from services.collections.store.tables import contributions, cycles, debit_attempts
+
+_STATE: Final = TypeAdapter(CycleState)
+
+
+class ConcurrentCycleUpdateError(Exception):
+    """Another message of the same cycle saved first: this message is tried again from the start."""
+
+
+@dataclass(frozen=True)
+class StoredCycle:
+    state: CycleState
+    version: int
+
+
+def state_document(state: CycleState) -> dict[str, Any]:
+    document: dict[str, Any] = _STATE.dump_python(state, mode="json")
+    return document
+
+
+def state_of(document: dict[str, Any]) -> CycleState:
+    return _STATE.validate_python(document)
+
+
+async def add_cycle(session: AsyncSession, state: CycleState, now: datetime) -> None:
+    plan = state.plan
+    await session.execute(
+        insert(cycles).values(
+            cycle_id=plan.cycle_id,
+            group_id=plan.group_id,
+            cycle_number=plan.cycle_number,
+            status=state.status.value,
+            starts_on=plan.starts_on,
+            deadline_on=plan.deadline_on,
+            state=state_document(state),
+            version=1,
+            updated_at=now,
+        )
+    )
+    await _project(session, state, now)
+
+
+async def load_cycle(session: AsyncSession, cycle_id: UUID) -> StoredCycle | None:
+    """The cycle, locked until the transaction ends: messages of one cycle queue rather than race
+    (the version check in ``save_cycle`` still guards any path that reads without this lock)."""
+    row = (
+        await session.execute(
+            select(cycles.c.state, cycles.c.version).where(cycles.c.cycle_id == cycle_id).with_for_update()
+        )
+    ).first()
+    if row is None:
+        return None
+    return StoredCycle(state_of(row.state), row.version)
+
+
+async def save_cycle(session: AsyncSession, stored: StoredCycle, state: CycleState, now: datetime) -> None:
+    """Write ``state`` over the version it was decided from, or refuse if that version is gone."""
+    saved = await session.execute(
+        update(cycles)
+        .where(cycles.c.cycle_id == state.plan.cycle_id, cycles.c.version == stored.version)
+        .values(
+            status=state.status.value,
+            state=state_document(state),
+            version=stored.version + 1,
+            updated_at=now,
+        )
+    )
+    if saved.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentCycleUpdateError(
+            f"cycle {state.plan.cycle_id} changed since version {stored.version}"
+        )
+    await _project(session, state, now)
+
+
+async def _project(session: AsyncSession, state: CycleState, now: datetime) -> None:
+    """The contributions and their attempts as the state has them, for queries and correlation."""
+    for contribution in state.contributions:
+        values = {
+            "status": contribution.status.value,
+            "attempt": contribution.attempt,
+            "payment_intent_id": contribution.payment_intent_id,
+            "charge_id": contribution.charge_id,
+            "last_failure_code": contribution.last_failure_code,
+            "next_attempt_at": contribution.next_attempt_at,
+            "updated_at": now,
+        }
+        await session.execute(
+            insert(contributions)
+            .values(
+                contribution_id=contribution.contribution_id,
+                cycle_id=state.plan.cycle_id,
+                member_id=contribution.member_id,
+                amount=contribution.amount,
+                currency=state.plan.currency,
+                **values,
+            )
+            .on_conflict_do_update(index_elements=[contributions.c.contribution_id], set_=values)
+        )
+        if contribution.attempt == 0:
+            continue
+        attempt = {
+            "status": contribution.status.value,
+            "mandate_id": contribution.attempt_mandate_id,
+            "payment_intent_id": contribution.payment_intent_id,
+            "charge_id": contribution.charge_id,
+            "updated_at": now,
+        }
+        await session.execute(
+            insert(debit_attempts)
+            .values(
+                contribution_id=contribution.contribution_id,
+                attempt=contribution.attempt,
+                cycle_id=state.plan.cycle_id,
+                **attempt,
+            )
+            .on_conflict_do_update(
+                index_elements=[debit_attempts.c.contribution_id, debit_attempts.c.attempt], set_=attempt
+            )
+        )
+
+
+async def cycle_of_contribution(session: AsyncSession, contribution_id: UUID) -> UUID | None:
+    found: UUID | None = await session.scalar(
+        select(contributions.c.cycle_id).where(contributions.c.contribution_id == contribution_id)
+    )
+    return found
+
+
+@dataclass(frozen=True)
+class AttemptRef:
+    cycle_id: UUID
+    contribution_id: UUID
+    attempt: int
+
+
+async def attempt_of_payment_intent(session: AsyncSession, payment_intent_id: str) -> AttemptRef | None:
+    row = (
+        await session.execute(
+            select(
+                debit_attempts.c.cycle_id, debit_attempts.c.contribution_id, debit_attempts.c.attempt
+            ).where(debit_attempts.c.payment_intent_id == payment_intent_id)
+        )
+    ).first()
+    return AttemptRef(row.cycle_id, row.contribution_id, row.attempt) if row else None
+
+
+async def cycles_of_member(session: AsyncSession, member_id: str, statuses: set[CycleStatus]) -> list[UUID]:
+    found = await session.scalars(
+        select(cycles.c.cycle_id)
+        .join(contributions, contributions.c.cycle_id == cycles.c.cycle_id)
+        .where(contributions.c.member_id == member_id, cycles.c.status.in_([s.value for s in statuses]))
+        .order_by(cycles.c.starts_on)
+    )
+    return list(found.all())

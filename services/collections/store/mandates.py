@@ -1,0 +1,51 @@
+"""Each member's BECS payment method and mandate, as onboarding last reported them."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.collections.domain.contribution import PaymentMethodRef
+from services.collections.store.tables import member_mandates
+
+
+async def record_mandate(
+    session: AsyncSession, member_id: str, method: PaymentMethodRef, as_of: datetime
+) -> bool:
+    """Keep ``method`` unless a newer report is held; True when it is kept."""
+    values = {
+        "customer_id": method.customer_id,
+        "payment_method_id": method.payment_method_id,
+        "mandate_id": method.mandate_id,
+        "mandate_active": method.mandate_active,
+        "as_of": as_of,
+    }
+    kept = await session.execute(
+        insert(member_mandates)
+        .values(member_id=member_id, **values)
+        .on_conflict_do_update(
+            index_elements=[member_mandates.c.member_id],
+            set_=values,
+            where=member_mandates.c.as_of < as_of,
+        )
+        .returning(member_mandates.c.member_id)
+    )
+    return kept.first() is not None
+
+
+async def mandates_of(session: AsyncSession, member_ids: Iterable[str]) -> dict[str, PaymentMethodRef]:
+    rows = await session.execute(
+        select(member_mandates).where(member_mandates.c.member_id.in_(list(member_ids)))
+    )
+    return {
+        row.member_id: PaymentMethodRef(
+            customer_id=row.customer_id,
+            payment_method_id=row.payment_method_id,
+            mandate_id=row.mandate_id,
+            mandate_active=row.mandate_active,
+            as_of=row.as_of,
+        )
+        for row in rows
+    }

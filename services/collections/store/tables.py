@@ -1,0 +1,137 @@
+"""Tables the collections service owns, in its own database.
+
+A cycle's saga state is one JSONB document with a ``version`` for optimistic concurrency; the
+contributions and debit attempts beside it are its queryable projection (written in the same
+transaction), through which Stripe's reports are correlated and the API will read.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+rotations = Table(
+    "rotations",
+    metadata,
+    Column("group_id", Uuid, primary_key=True),
+    # The activation as received: the rotation is planned from it, and can be planned again.
+    Column("activation", JSONB, nullable=False),
+    Column("activated_at", DateTime(timezone=True), nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+)
+
+cycles = Table(
+    "cycles",
+    metadata,
+    Column("cycle_id", Uuid, primary_key=True),
+    Column("group_id", Uuid, ForeignKey("rotations.group_id"), nullable=False),
+    Column("cycle_number", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("deadline_on", Date, nullable=False),
+    Column("state", JSONB, nullable=False),
+    # Bumped by every save; a save that finds another version lost a race and is tried again.
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("group_id", "cycle_number"),
+)
+
+contributions = Table(
+    "contributions",
+    metadata,
+    Column("contribution_id", Uuid, primary_key=True),
+    Column("cycle_id", Uuid, ForeignKey("cycles.cycle_id"), nullable=False),
+    Column("member_id", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("payment_intent_id", Text),
+    Column("charge_id", Text),
+    Column("last_failure_code", Text),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("contributions_by_member", "member_id"),
+    Index("contributions_by_cycle", "cycle_id"),
+)
+
+debit_attempts = Table(
+    "debit_attempts",
+    metadata,
+    Column("contribution_id", Uuid, ForeignKey("contributions.contribution_id"), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("cycle_id", Uuid, nullable=False),
+    Column("mandate_id", Text),
+    # Known once Stripe answered the create (or reported the intent): how disputes, which carry
+    # no metadata, find their contribution.
+    Column("payment_intent_id", Text, unique=True),
+    Column("charge_id", Text),
+    Column("status", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+member_mandates = Table(
+    "member_mandates",
+    metadata,
+    Column("member_id", Text, primary_key=True),
+    Column("customer_id", Text, nullable=False),
+    Column("payment_method_id", Text, nullable=False),
+    Column("mandate_id", Text, nullable=False),
+    Column("mandate_active", Boolean, nullable=False),
+    # When onboarding reported it: an older report never replaces a newer one.
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+ledger_transactions = Table(
+    "ledger_transactions",
+    metadata,
+    Column("reference", Text, primary_key=True),
+    Column("cycle_id", Uuid, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("posted_at", DateTime(timezone=True), nullable=False),
+    Index("ledger_transactions_by_cycle", "cycle_id"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("entry_id", BigInteger, Identity(), primary_key=True),
+    Column("reference", Text, ForeignKey("ledger_transactions.reference"), nullable=False),
+    Column("account_kind", Text, nullable=False),
+    Column("account_key", Text, nullable=False, server_default=""),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Index("ledger_entries_by_account", "account_kind", "account_key"),
+)
+
+parked_stripe_events = Table(
+    "parked_stripe_events",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    # The PaymentIntent the event is about, not yet recorded on any attempt when it arrived.
+    Column("payment_intent_id", Text, nullable=False),
+    Column("event", JSONB, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+    Column("applied_at", DateTime(timezone=True)),
+    Index(
+        "parked_stripe_events_waiting",
+        "payment_intent_id",
+        postgresql_where=text("applied_at IS NULL"),
+    ),
+)

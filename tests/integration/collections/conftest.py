@@ -1,0 +1,119 @@
+"""One Stripe simulator for the package; a collections service per test, in its own namespace and
+database, so each test chooses which messages reach it. ``stack`` hears Stripe only through what a
+test publishes; ``heard_stack`` stands behind the real webhook gateway, registered with the
+simulator (simulator → gateway → JetStream → collections)."""
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import nats
+import pytest
+
+from rosca.stack.ports import free_port
+from services.collections.main import create_app
+from services.runtime.db import Database
+from services.runtime.naming import Namespace
+from services.runtime.streams import StreamSettings, provision_streams
+from services.webhooks.main import create_app as create_webhooks_app
+from tests.infrastructure import NatsServer, fresh_database
+from tests.integration.collections.support import Stack, collections_settings
+from tests.integration.onboarding.support import serving
+from tests.integration.stripe_sim.stripe_sim_harness import RunningSimulator, start_simulator
+from tests.integration.webhooks.support import CONNECT_PATH, PLATFORM_PATH, webhooks_settings
+
+
+@pytest.fixture(scope="package")
+def sim() -> Iterator[RunningSimulator]:
+    running = start_simulator()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def stack(
+    sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> AsyncIterator[Stack]:
+    async with _collections_stack(sim, nats_server, postgres_admin_url, hears_stripe=False) as running:
+        yield running
+
+
+@pytest.fixture
+async def heard_stack(
+    sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> AsyncIterator[Stack]:
+    async with _collections_stack(sim, nats_server, postgres_admin_url, hears_stripe=True) as running:
+        yield running
+
+
+@pytest.fixture
+async def impatient_stack(
+    sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> AsyncIterator[Stack]:
+    """Gives a message two deliveries, and Stripe no network retries of its own."""
+    async with _collections_stack(
+        sim,
+        nats_server,
+        postgres_admin_url,
+        hears_stripe=False,
+        consumer_max_deliver=2,
+        stripe_max_network_retries=0,
+    ) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def _collections_stack(
+    sim: RunningSimulator,
+    nats_server: NatsServer,
+    postgres_admin_url: str,
+    *,
+    hears_stripe: bool,
+    **overrides: object,
+) -> AsyncIterator[Stack]:
+    namespace = f"t{uuid.uuid4().hex[:10]}"
+    client = await nats.connect(nats_server.url)
+    js = client.jetstream()
+    await provision_streams(js, Namespace(namespace), StreamSettings())
+    with fresh_database(postgres_admin_url) as database_url, contextlib.ExitStack() as services:
+        settings = collections_settings(database_url, nats_server.url, namespace, sim, **overrides)
+        database = Database(database_url)
+        if hears_stripe:
+            services.enter_context(_gateway(sim, nats_server, postgres_admin_url, namespace))
+        service = services.enter_context(serving(create_app(settings), settings.http_port))
+        yield Stack(sim, service, js, namespace, database)
+        await database.dispose()
+    await client.close()
+
+
+@contextlib.contextmanager
+def _gateway(
+    sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str, namespace: str
+) -> Iterator[None]:
+    """The webhook gateway, registered with the simulator as its platform and Connect endpoint
+    for as long as the test runs."""
+    port = free_port()
+    stripe = sim.client()
+    platform = stripe.v1.webhook_endpoints.create(
+        {"url": f"http://127.0.0.1:{port}{PLATFORM_PATH}", "enabled_events": ["*"]}
+    )
+    connect = stripe.v1.webhook_endpoints.create(
+        {"url": f"http://127.0.0.1:{port}{CONNECT_PATH}", "enabled_events": ["*"], "connect": True}
+    )
+    assert platform.secret
+    assert connect.secret
+    try:
+        with fresh_database(postgres_admin_url) as gateway_database:
+            settings = webhooks_settings(
+                gateway_database,
+                nats_server.url,
+                namespace,
+                http_port=port,
+                platform_signing_secrets=[platform.secret],
+                connect_signing_secrets=[connect.secret],
+            )
+            with serving(create_webhooks_app(settings), port):
+                yield
+    finally:
+        stripe.v1.webhook_endpoints.delete(platform.id)
+        stripe.v1.webhook_endpoints.delete(connect.id)
