@@ -20,7 +20,7 @@ from services.collections.domain.rotation_messages import (
     ReceivableSettled,
     WriteOffReceivable,
 )
-from services.collections.domain.rotation_state import CLOSED, Receivable, RotationCycle
+from services.collections.domain.rotation_state import CLOSED, FUNDED_STATUSES, Receivable, RotationCycle
 from services.collections.domain.rotation_step import RotationStep
 
 
@@ -30,7 +30,11 @@ def receivable_opened(step: RotationStep, message: ReceivableOpened) -> None:
     receivable = Receivable(message.member_id, message.dispute_id, message.amount)
     step.state = replace(step.state, receivables=(*step.state.receivables, receivable))
     cycle = step.state.receiving_cycle(message.member_id)
-    if cycle is not None and step.state.status not in CLOSED:
+    if cycle is None or step.state.status in CLOSED:
+        return
+    if cycle.reported_status in FUNDED_STATUSES:
+        announce_hold_if_owing(step, cycle)
+    else:
         hold_payout(step, cycle)
 
 

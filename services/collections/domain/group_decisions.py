@@ -141,10 +141,12 @@ def _remove(step: RotationStep, cancelled: RotationCycle, member_ids: tuple[str,
     """The members leave; a cycle of theirs not yet run is dropped (later ones move up); the
     cancelled round runs again without them unless it was theirs. A cycle already running goes on."""
     removing = tuple(dict.fromkeys(member_ids))
-    not_defaulting = [m for m in removing if m not in cancelled.defaulting_member_ids]
+    not_defaulting = [
+        m for m in removing if m not in cancelled.defaulting_member_ids or m not in step.state.member_ids
+    ]
     if not removing or not_defaulting:
         raise InvalidDecisionError(
-            f"only defaulting members of cycle {cancelled.cycle_id} may be removed "
+            f"only defaulting members of cycle {cancelled.cycle_id} still in the rotation may be removed "
             f"({', '.join(cancelled.defaulting_member_ids)}); not {', '.join(not_defaulting) or 'nobody'}"
         )
     balances = step.balances(removing)

@@ -64,6 +64,7 @@ from services.collections.domain.rotation_messages import (
 )
 from services.collections.domain.rotation_state import (
     CLOSED,
+    FUNDED_STATUSES,
     CycleProgress,
     RotationCycle,
     RotationState,
@@ -73,7 +74,6 @@ from services.collections.domain.rotation_step import RotationDecision, Rotation
 
 # The cycle saga's statuses (``cycle.CycleStatus`` values) once it has started.
 _STARTED = frozenset({"collecting", "funded", "paying_out", "payout_paused", "cancelling"})
-_FUNDED = frozenset({"funded", "paying_out", "payout_paused"})
 
 
 def decide_rotation(
@@ -112,7 +112,7 @@ def _cycle_reported(step: RotationStep, message: CycleReported) -> None:
         # Its start timer fired (perhaps just before the rotation held it).
         cycle = replace(cycle, progress=CycleProgress.RUNNING, start_timer_id=None)
     step.update(cycle)
-    if message.status in _FUNDED:
+    if message.status in FUNDED_STATUSES:
         announce_hold_if_owing(step, cycle)
     elif message.status == "completed":
         step.update(replace(cycle, progress=CycleProgress.COMPLETED, payout_held=False, start_timer_id=None))

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from contracts.onboarding import ActivatedMember, GroupActivated
 from services.collections.domain.rotation import CyclePlan
-from services.collections.domain.rotation_messages import AdminDecision
+from services.collections.domain.rotation_messages import RoundDecision
 from services.collections.domain.rotation_schedule import start_timer_id
 
 
@@ -29,6 +29,9 @@ class CycleProgress(StrEnum):
     RETRIED = "retried"  # the round was cancelled and runs again as a new round
     DROPPED = "dropped"  # will never run (or, cancelled, will never run again)
 
+
+# The cycle saga's statuses (``cycle.CycleStatus`` values) in which its pot is collected, unpaid.
+FUNDED_STATUSES = frozenset({"funded", "paying_out", "payout_paused"})
 
 # A cycle in these is done with, whatever the rotation does next.
 SETTLED_PROGRESS = frozenset({CycleProgress.COMPLETED, CycleProgress.RETRIED, CycleProgress.DROPPED})
@@ -81,7 +84,7 @@ class RotationState:
     member_ids: tuple[str, ...]  # members still in the rotation
     removed_member_ids: tuple[str, ...] = ()
     receivables: tuple[Receivable, ...] = ()
-    decisions: tuple[AdminDecision, ...] = ()
+    decisions: tuple[RoundDecision, ...] = ()  # the admin's round decisions so far
     generation: int = 0  # how many times held cycles were scheduled again (start timer ids)
 
     @classmethod

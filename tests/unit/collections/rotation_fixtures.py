@@ -116,4 +116,5 @@ def cancelled_first_round(run: RotationRun, *defaulting: str) -> None:
 
 
 def member(run: RotationRun, position: int) -> str:
-    return run.state.member_ids[position - 1]
+    """The member at payout position ``position`` (whether still in the rotation or not)."""
+    return next(m.member_id for m in run.state.activation.members if m.position == position)

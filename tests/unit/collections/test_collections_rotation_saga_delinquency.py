@@ -144,3 +144,14 @@ def test_a_debt_heard_after_the_rotation_ended_is_kept_without_commands_and_can_
     decision = run.apply(WriteOffReceivable(run.now, run.admin, member(run, 1)))
     assert decision.commands == ()
     assert len(decision.postings) == 1
+
+
+def test_a_debt_heard_while_the_members_cycle_is_funded_holds_and_announces_at_once() -> None:
+    run = rotation()
+    run.pay(run.cycle(0))
+    second = run.cycle(0)
+    run.report(second, "funded")
+    owes(run, 2, "dp_1")
+    assert [h.cycle_id for h in run.sent_of(HoldPayout)] == [second.cycle_id]
+    assert len(run.sent_of(PayoutHeldForDelinquency)) == 1
+    assert run.report(second, "paying_out").commands == ()
