@@ -118,7 +118,16 @@ def _retry(step: RotationStep, cancelled: RotationCycle) -> None:
     still in the rotation; dated when the held cycles are scheduled again."""
     round_number = cancelled.round + 1
     cycle_id = round_cycle_id(step.state.group_id, cancelled.plan.cycle_number, round_number)
-    new_round = RotationCycle(replace(cancelled.plan, cycle_id=cycle_id), round=round_number)
+    plan = replan_cycle(
+        step.state.activation,
+        cycle_id=cycle_id,
+        cycle_number=cancelled.plan.cycle_number,
+        recipient=cancelled.plan.recipient,
+        members=step.state.members,
+        nominal=cancelled.plan.nominal_date,  # dated again when the held cycles are scheduled
+        business_days=step.business_days,
+    )
+    new_round = RotationCycle(plan, round=round_number)
     cycles = step.state.cycles
     at = cycles.index(cancelled)
     step.state = replace(

@@ -295,3 +295,26 @@ def test_dissolving_publishes_who_received_more_than_they_paid_in() -> None:
         (member(run, 2), -5_000),
         (member(run, 3), -5_000),
     ]
+
+
+def test_while_another_cancelled_round_awaits_a_decision_every_cycle_not_started_stays_held() -> None:
+    run = rotation(size=4)
+    first, second = run.cycle(0), run.cycle(1)
+    run.report(second, "collecting")
+    cancelled_first_round(run, member(run, 2))
+    run.now = second.plan.deadline_at
+    run.cancel(second, member(run, 3))
+    run.sent.clear()
+    run.retry(first)
+    assert run.status() is RotationStatus.AWAITING_ADMIN_DECISION
+    assert not run.sent_of(ScheduleCycleStart)
+    assert not run.sent_of(PlanCycle)
+    run.retry(second)
+    assert run.status() is RotationStatus.RUNNING
+    scheduled = run.sent_of(ScheduleCycleStart)
+    assert [(s.cycle_number, s.at.date()) for s in scheduled] == [
+        (1, date(2026, 4, 10)),  # the next BECS day after the last decision (cycle 2's deadline)
+        (2, date(2026, 4, 24)),
+        (3, date(2026, 5, 8)),
+        (4, date(2026, 5, 22)),
+    ]
