@@ -318,3 +318,12 @@ def test_while_another_cancelled_round_awaits_a_decision_every_cycle_not_started
         (3, date(2026, 5, 8)),
         (4, date(2026, 5, 22)),
     ]
+
+
+def test_a_decision_applied_again_to_the_same_state_makes_the_same_ids_and_commands() -> None:
+    run = rotation(size=4)
+    cancelled_first_round(run, member(run, 3))
+    before = run.state
+    decision = RemoveMembers(run.now, run.admin, run.state.cycles[0].cycle_id, (member(run, 3),))
+    once, twice = run.apply(decision), RotationRun(before, run.now).apply(decision)
+    assert once == twice
