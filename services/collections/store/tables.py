@@ -123,6 +123,7 @@ ledger_entries = Table(
     Column("amount", BigInteger, nullable=False),
     Column("currency", Text, nullable=False),
     Index("ledger_entries_by_account", "account_kind", "account_key"),
+    Index("ledger_entries_by_reference", "reference"),
 )
 
 parked_stripe_events = Table(

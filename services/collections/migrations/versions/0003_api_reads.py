@@ -1,6 +1,6 @@
 """What the HTTP API reads that the saga did not keep: when each cycle entered its status (the
 operator's stuck-cycle view), and each debit attempt's own failure code (a member sees why each of
-their attempts failed, not only the last).
+their attempts failed, not only the last), and an index to read a group's ledger by.
 
 Revision ID: 0003
 Revises: 0002
@@ -22,9 +22,12 @@ def upgrade() -> None:
     op.alter_column("cycles", "status_since", nullable=False)
     op.create_index("cycles_unfinished", "cycles", ["status", "status_since"])
     op.add_column("debit_attempts", sa.Column("failure_code", sa.Text))
+    # A group's ledger is read through its transactions' entries, a page at a time.
+    op.create_index("ledger_entries_by_reference", "ledger_entries", ["reference"])
 
 
 def downgrade() -> None:
+    op.drop_index("ledger_entries_by_reference", table_name="ledger_entries")
     op.drop_column("debit_attempts", "failure_code")
     op.drop_index("cycles_unfinished", table_name="cycles")
     op.drop_column("cycles", "status_since")
