@@ -2,6 +2,7 @@
 their group (who sees what, a failure reason only to its member and the admin, 404 to anyone
 else), the ledger a page at a time, and the operator's stuck cycles on the simulated clock."""
 
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -41,6 +42,12 @@ class Api:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.http = httpx.AsyncClient(base_url=f"{stack.service.base_url}/collections", timeout=30)
+
+    async def __aenter__(self) -> "Api":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.http.aclose()
 
     def _runtime(self) -> ServiceRuntime:
         runtime: ServiceRuntime = self.stack.service.app.state.runtime
@@ -106,10 +113,16 @@ async def start_first_cycle(stack: Stack, plan: CyclePlan) -> list[dict[str, Any
     return stack.payment_intents_of_cycle(plan.cycle_id)
 
 
+@pytest.fixture
+async def api(api_stack: Stack) -> AsyncIterator[Api]:
+    async with Api(api_stack) as client:
+        yield client
+
+
 async def test_members_see_the_rotation_the_cycle_and_the_ledger_and_failure_reasons_only_where_theirs(
-    api_stack: Stack,
+    api_stack: Stack, api: Api
 ) -> None:
-    stack, api = api_stack, Api(api_stack)
+    stack = api_stack
     activation, plans = await activated_group(stack, SUCCEEDS, REFER_TO_CUSTOMER, SUCCEEDS)
     admin, failing, other = (m.member_id for m in sorted(activation.members, key=lambda m: m.position))
     group = activation.group_id
@@ -207,8 +220,10 @@ async def test_members_see_the_rotation_the_cycle_and_the_ledger_and_failure_rea
     assert second_page["next_after"] is None
 
 
-async def test_a_group_is_not_found_by_anyone_outside_it_and_bad_input_is_named(api_stack: Stack) -> None:
-    stack, api = api_stack, Api(api_stack)
+async def test_a_group_is_not_found_by_anyone_outside_it_and_bad_input_is_named(
+    api_stack: Stack, api: Api
+) -> None:
+    stack = api_stack
     activation, _ = await activated_group(stack, SUCCEEDS, SUCCEEDS)
     group = activation.group_id
     member = activation.members[0].member_id
@@ -240,9 +255,9 @@ async def test_a_group_is_not_found_by_anyone_outside_it_and_bad_input_is_named(
 
 
 async def test_the_operator_finds_cycles_overdue_in_their_status_with_how_long_and_why(
-    api_stack: Stack,
+    api_stack: Stack, api: Api
 ) -> None:
-    stack, api = api_stack, Api(api_stack)
+    stack = api_stack
     _, plans = await activated_group(stack, SUCCEEDS, SUCCEEDS, SUCCEEDS)
     first = plans[0]
 
@@ -273,16 +288,29 @@ async def test_the_operator_finds_cycles_overdue_in_their_status_with_how_long_a
     assert datetime.fromisoformat(late["as_of"]) == first.start_at + timedelta(hours=2)
 
     # Started, debited, then nothing heard from Stripe until a day past the deadline.
-    await start_first_cycle(stack, first)
+    started_at = first.start_at + timedelta(hours=2)
+    intents = await start_first_cycle(stack, first)
     assert (await stuck(older_than="PT0S"))["cycles"] == []
+    # An hour on, one debit settles: the cycle is saved again, still collecting since it started.
+    await api.move_clock_to(started_at + timedelta(hours=1))
+    stack.sim.advance(timedelta(seconds=3))
+    (paid,) = [pi for pi in intents if pi["metadata"]["member_id"] == first.contributions[0].member.member_id]
+    await stack.deliver_stripe_events("payment_intent.succeeded", {paid["id"]})
+
+    async def one_paid() -> bool:
+        rows = await stack.contributions_of(first.cycle_id)
+        return sorted(row["status"] for row in rows) == ["processing", "processing", "succeeded"]
+
+    await eventually(one_paid, "one debit is collected")
     await api.move_clock_to(first.deadline_at + timedelta(days=1))
     late = await stuck(older_than="PT12H")
     (cycle,) = [c for c in late["cycles"] if c["cycle_id"] == str(first.cycle_id)]
     assert cycle["status"] == "collecting"
     assert cycle["overdue_seconds"] == 86_400
-    assert cycle["in_status_seconds"] >= 86_400
+    assert datetime.fromisoformat(cycle["status_since"]) == started_at
+    assert cycle["in_status_seconds"] == (first.deadline_at + timedelta(days=1) - started_at).total_seconds()
     assert "deadline" in cycle["reason"]
-    assert sorted(cycle["waiting_for_members"]) == sorted(c.member.member_id for c in first.contributions)
+    assert cycle["waiting_for_members"] == [c.member.member_id for c in first.contributions[1:]]
     assert [c["cycle_id"] for c in (await stuck(older_than="P2D"))["cycles"]] == []
 
     # Paged, most overdue first: cycle 2 was due to start (on cycle 1's last day) before cycle 1's
@@ -298,5 +326,6 @@ async def test_the_operator_finds_cycles_overdue_in_their_status_with_how_long_a
 
 
 async def test_the_stuck_cycle_view_is_closed_while_no_operator_token_is_set(stack: Stack) -> None:
-    refused = await Api(stack).operator("/operator/stuck-cycles", expect=503)
+    async with Api(stack) as api:
+        refused = await api.operator("/operator/stuck-cycles", expect=503)
     assert refused["error"]["type"] == "operator_token_not_configured"
