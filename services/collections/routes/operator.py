@@ -72,7 +72,7 @@ async def stuck_cycles(
         Query(
             ge=timedelta(0),
             description="Grace past when a cycle should have moved on, as an ISO 8601 duration "
-            "(PT6H, P2D) or seconds.",
+            "(PT6H, P2D); not negative.",
         ),
     ] = timedelta(hours=1),
     limit: Annotated[int, Query(ge=1, le=500, description="Cycles per page.")] = 100,

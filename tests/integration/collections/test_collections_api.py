@@ -252,6 +252,12 @@ async def test_a_group_is_not_found_by_anyone_outside_it_and_bad_input_is_named(
     assert fields(await api.operator("/operator/stuck-cycles", expect=422, older_than="soon")) == {
         "query.older_than"
     }
+    assert fields(
+        await api.operator("/operator/stuck-cycles", expect=422, older_than="-PT1H", offset=-1)
+    ) == {
+        "query.older_than",
+        "query.offset",
+    }
 
 
 async def test_the_operator_finds_cycles_overdue_in_their_status_with_how_long_and_why(
