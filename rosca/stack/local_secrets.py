@@ -21,6 +21,7 @@ SECRETS_FILE = "secrets.env"
 class LocalSecrets:
     webhooks_operator_token: str
     scheduler_operator_token: str
+    collections_operator_token: str
     onboarding_jwt_hs256_secret: str
 
 
@@ -28,6 +29,7 @@ class LocalSecrets:
 _VARIABLES = {
     "webhooks_operator_token": "ROSCA_WEBHOOKS_OPERATOR_TOKEN",
     "scheduler_operator_token": "ROSCA_SCHEDULER_OPERATOR_TOKEN",
+    "collections_operator_token": "ROSCA_COLLECTIONS_OPERATOR_TOKEN",
     "onboarding_jwt_hs256_secret": "ROSCA_ONBOARDING_JWT_HS256_SECRET",
 }
 

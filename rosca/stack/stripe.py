@@ -99,7 +99,11 @@ def stripe_service_settings(access: StripeAccess, local_secrets: LocalSecrets) -
     }
     return {
         "onboarding": {**stripe_client, **member_tokens},
-        "collections": {**stripe_client, **member_tokens},
+        "collections": {
+            **stripe_client,
+            **member_tokens,
+            "OPERATOR_TOKEN": local_secrets.collections_operator_token,
+        },
         "payouts": {**stripe_client, **member_tokens},
         "webhooks": {
             **stripe_client,

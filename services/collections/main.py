@@ -3,10 +3,11 @@
 from dataclasses import replace
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from services.collections.deps import Collections
 from services.collections.handlers import router as messages
+from services.collections.routes import groups, members, operator
 from services.collections.settings import CollectionsSettings
 from services.collections.stripe import StripeCollections
 from services.runtime.naming import Namespace
@@ -16,7 +17,9 @@ from services.runtime.stripe_client import stripe_client, stripe_request_budget
 DEFINITION = ServiceDefinition(
     name="collections",
     title="rosca collections",
-    description="Cycles, contributions, retries, refunds, disputes: the cycle saga and the group ledger.",
+    description="Cycles, contributions, retries, refunds, disputes: the cycle saga and the group ledger. "
+    "Member routes need a member's bearer token (JWT; `sub` is the member id); operator routes the "
+    "operator token.",
     migrations_dir=Path(__file__).parent / "migrations",
     messages=messages,
 )
@@ -27,5 +30,8 @@ def create_app(settings: CollectionsSettings) -> FastAPI:
     # at the first call, once the runtime has connected.
     budget = stripe_request_budget(settings, Namespace(settings.namespace), lambda: service_runtime(app).js)
     collections = Collections(settings, StripeCollections(stripe_client(settings, budget)))
-    app = create_service_app(replace(DEFINITION, dependencies=collections), settings)
+    routes = APIRouter()
+    for feature in (groups, members, operator):
+        routes.include_router(feature.router)
+    app = create_service_app(replace(DEFINITION, api=routes, dependencies=collections), settings)
     return app

@@ -99,6 +99,7 @@ def test_the_service_and_simulator_readmes_are_linked() -> None:
     for readme in (
         "services/webhooks/README.md",
         "services/onboarding/README.md",
+        "services/collections/README.md",
         "simulators/stripe_sim/README.md",
     ):
         assert f"]({readme})" in README, readme

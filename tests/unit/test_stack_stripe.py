@@ -18,6 +18,7 @@ from rosca.stack.stripe import (
 SECRETS = LocalSecrets(
     webhooks_operator_token="webhooks-token-0123456789",
     scheduler_operator_token="scheduler-token-0123456789",
+    collections_operator_token="collections-token-0123456789",
     onboarding_jwt_hs256_secret="jwt-secret-0123456789",
 )
 
@@ -94,14 +95,16 @@ def test_each_service_gets_only_its_own_secrets() -> None:
     for service in ("onboarding", "collections", "payouts"):
         assert settings[service]["JWT_HS256_SECRET"] == "jwt-secret-0123456789"
         assert settings[service]["JWT_AUDIENCE"] == "rosca"
-        assert not {"OPERATOR_TOKEN", "PLATFORM_SIGNING_SECRETS", "CONNECT_SIGNING_SECRETS"} & set(
-            settings[service]
-        )
+        assert not {"PLATFORM_SIGNING_SECRETS", "CONNECT_SIGNING_SECRETS"} & set(settings[service])
+    assert "OPERATOR_TOKEN" not in settings["onboarding"]
+    assert "OPERATOR_TOKEN" not in settings["payouts"]
+    assert settings["collections"]["OPERATOR_TOKEN"] == "collections-token-0123456789"
     assert set(settings["collections"]) == {
         "STRIPE_API_KEY",
         "STRIPE_API_BASE_URL",
         "JWT_HS256_SECRET",
         "JWT_AUDIENCE",
+        "OPERATOR_TOKEN",
     }
 
 
@@ -110,7 +113,12 @@ def test_local_secrets_are_generated_once_and_kept_owner_only(tmp_path: Path) ->
     again = local_secrets(tmp_path)
 
     assert again == first
-    assert len({first.webhooks_operator_token, first.scheduler_operator_token}) == 2
+    operator_tokens = {
+        first.webhooks_operator_token,
+        first.scheduler_operator_token,
+        first.collections_operator_token,
+    }
+    assert len(operator_tokens) == 3
     assert all(len(value) >= 32 for value in vars(first).values())
     assert stat.S_IMODE(secrets_path(tmp_path).stat().st_mode) == 0o600
     kept = read_env_file(secrets_path(tmp_path))

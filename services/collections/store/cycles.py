@@ -6,14 +6,19 @@ from typing import Any, Final
 from uuid import UUID
 
 from pydantic import TypeAdapter
-from sqlalchemy import select, update
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.collections.domain.contribution import ContributionStatus
 from services.collections.domain.cycle import CycleState, CycleStatus
 from services.collections.store.tables import contributions, cycles, debit_attempts
 
 _STATE: Final = TypeAdapter(CycleState)
+# The contribution's status when its current attempt failed: the attempt keeps the failure's code.
+ATTEMPT_FAILED: Final = frozenset(
+    {ContributionStatus.RETRY_SCHEDULED, ContributionStatus.AWAITING_MANDATE, ContributionStatus.FAILED_FINAL}
+)
 
 
 class ConcurrentCycleUpdateError(Exception):
@@ -48,6 +53,7 @@ async def add_cycle(session: AsyncSession, state: CycleState, now: datetime) -> 
             state=state_document(state),
             version=1,
             updated_at=now,
+            status_since=now,
         )
     )
     await _project(session, state, now)
@@ -76,6 +82,9 @@ async def save_cycle(session: AsyncSession, stored: StoredCycle, state: CycleSta
             state=state_document(state),
             version=stored.version + 1,
             updated_at=now,
+            status_since=case(
+                (cycles.c.status == state.status.value, cycles.c.status_since), else_=literal(now)
+            ),
         )
     )
     if saved.rowcount != 1:  # type: ignore[attr-defined]
@@ -116,6 +125,7 @@ async def _project(session: AsyncSession, state: CycleState, now: datetime) -> N
             "mandate_id": contribution.attempt_mandate_id,
             "payment_intent_id": contribution.payment_intent_id,
             "charge_id": contribution.charge_id,
+            "failure_code": contribution.last_failure_code if contribution.status in ATTEMPT_FAILED else None,
             "updated_at": now,
         }
         await session.execute(

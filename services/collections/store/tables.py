@@ -49,7 +49,10 @@ cycles = Table(
     # Bumped by every save; a save that finds another version lost a race and is tried again.
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # When the cycle entered ``status``: how long it has waited there (the operator's stuck view).
+    Column("status_since", DateTime(timezone=True), nullable=False),
     UniqueConstraint("group_id", "cycle_number"),
+    Index("cycles_unfinished", "status", "status_since"),
 )
 
 contributions = Table(
@@ -83,6 +86,8 @@ debit_attempts = Table(
     Column("payment_intent_id", Text, unique=True),
     Column("charge_id", Text),
     Column("status", Text, nullable=False),
+    # Why this attempt failed, kept when a later attempt replaces it on the contribution.
+    Column("failure_code", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -118,6 +123,7 @@ ledger_entries = Table(
     Column("amount", BigInteger, nullable=False),
     Column("currency", Text, nullable=False),
     Index("ledger_entries_by_account", "account_kind", "account_key"),
+    Index("ledger_entries_by_reference", "reference"),
 )
 
 parked_stripe_events = Table(

@@ -6,18 +6,27 @@ simulator (simulator → gateway → JetStream → collections)."""
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 
 import nats
 import pytest
 
 from rosca.stack.ports import free_port
 from services.collections.main import create_app
+from services.runtime.clock import CLOCK_BUCKET, set_simulated_clock
 from services.runtime.db import Database
 from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
 from services.webhooks.main import create_app as create_webhooks_app
 from tests.infrastructure import NatsServer, fresh_database
-from tests.integration.collections.support import Stack, collections_settings
+from tests.integration.collections.support import (
+    API_CLOCK_START,
+    JWT_AUDIENCE,
+    JWT_SECRET,
+    OPERATOR_TOKEN,
+    Stack,
+    collections_settings,
+)
 from tests.integration.onboarding.support import serving
 from tests.integration.stripe_sim.stripe_sim_harness import RunningSimulator, start_simulator
 from tests.integration.webhooks.support import CONNECT_PATH, PLATFORM_PATH, webhooks_settings
@@ -62,6 +71,25 @@ async def impatient_stack(
         yield running
 
 
+@pytest.fixture
+async def api_stack(
+    sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> AsyncIterator[Stack]:
+    """Takes member tokens and the operator token, on a simulated clock a test moves."""
+    async with _collections_stack(
+        sim,
+        nats_server,
+        postgres_admin_url,
+        hears_stripe=False,
+        clock_at=API_CLOCK_START,
+        clock="simulated",
+        jwt_hs256_secret=JWT_SECRET,
+        jwt_audience=JWT_AUDIENCE,
+        operator_token=OPERATOR_TOKEN,
+    ) as running:
+        yield running
+
+
 @contextlib.asynccontextmanager
 async def _collections_stack(
     sim: RunningSimulator,
@@ -69,12 +97,15 @@ async def _collections_stack(
     postgres_admin_url: str,
     *,
     hears_stripe: bool,
+    clock_at: datetime | None = None,
     **overrides: object,
 ) -> AsyncIterator[Stack]:
     namespace = f"t{uuid.uuid4().hex[:10]}"
     client = await nats.connect(nats_server.url)
     js = client.jetstream()
     await provision_streams(js, Namespace(namespace), StreamSettings())
+    if clock_at is not None:
+        await set_simulated_clock(js, clock_at, bucket=Namespace(namespace).bucket(CLOCK_BUCKET))
     with fresh_database(postgres_admin_url) as database_url, contextlib.ExitStack() as services:
         settings = collections_settings(database_url, nats_server.url, namespace, sim, **overrides)
         database = Database(database_url)

@@ -39,6 +39,12 @@ from tests.integration.stripe_sim.stripe_sim_harness import API_KEY, RunningSimu
 SUCCEEDS = "000123456"
 DISPUTED_AT_ONCE = "666666660"
 REFER_TO_CUSTOMER = "222222227"  # how BECS reports insufficient funds: a passing failure
+# What the API tests' stack takes: member tokens signed with this secret, this operator token, and a
+# simulated clock starting on a Monday (11:00 in Sydney) that the test moves.
+JWT_SECRET = "collections-api-tests-jwt-secret-0123456789"
+JWT_AUDIENCE = "rosca"
+OPERATOR_TOKEN = "collections-operator-token-0123456789"
+API_CLOCK_START = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
 POLICY = GroupPolicy(
     attempt_limit=3, retry_spacing_business_days=1, collection_window_business_days=10, platform_fee_bps=100
 )

@@ -1,0 +1,2 @@
+"""The HTTP routes of collections (members' views of their groups, the operator's stuck cycles)
+and the answer models they give."""

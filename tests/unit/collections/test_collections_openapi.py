@@ -1,0 +1,41 @@
+"""Every collections route is documented: a summary, its answer's model, and each error it gives."""
+
+from typing import Any
+
+from services.collections.main import create_app
+from services.collections.settings import CollectionsSettings
+
+ROUTES = {
+    "/collections/groups/{group_id}/rotation": {"401", "404", "422", "503"},
+    "/collections/groups/{group_id}/cycles/{cycle_number}": {"401", "404", "422", "503"},
+    "/collections/groups/{group_id}/ledger": {"401", "404", "422", "503"},
+    "/collections/members/me/contributions": {"401", "422", "503"},
+    "/collections/operator/stuck-cycles": {"401", "422", "503"},
+}
+
+
+def openapi() -> dict[str, Any]:
+    settings = CollectionsSettings.model_validate(
+        {"database_url": "postgresql://nobody@127.0.0.1:1/none", "stripe_api_key": "sk_test_x"}
+    )
+    document: dict[str, Any] = create_app(settings).openapi()
+    return document
+
+
+def test_every_route_has_a_summary_an_answer_model_and_its_errors_in_the_one_body() -> None:
+    paths = openapi()["paths"]
+    routes = {
+        path: item for path, item in paths.items() if not path.endswith(("healthz", "readyz", "metrics"))
+    }
+    assert set(routes) == set(ROUTES)
+    for path, item in routes.items():
+        (method,) = item
+        operation = item[method]
+        assert method == "get"
+        assert operation["summary"], path
+        assert "$ref" in operation["responses"]["200"]["content"]["application/json"]["schema"], path
+        errors = set(operation["responses"]) - {"200"}
+        assert errors == ROUTES[path], path
+        for status in errors:
+            schema = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert schema["$ref"].endswith("/ErrorBody"), (path, status)
