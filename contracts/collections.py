@@ -96,3 +96,15 @@ class CycleStatusChanged(Message):
     delinquent_member_ids: list[str] = Field(
         description="Members who owe money after a dispute of a debit already paid out or refunded."
     )
+
+
+class ReadChargeFee(Message):
+    """Read Stripe's fee on a collected debit (its charge's balance transaction) and book it in the
+    ledger's ``stripe_fees``, a platform cost apart from the pot."""
+
+    cycle_id: UUID = Field(description="The contribution's cycle.")
+    contribution_id: UUID = Field(description="The contribution whose debit was collected.")
+    attempt: int = Field(ge=1, description="The debit attempt collected.")
+    payment_intent_id: str = Field(description="The debit's PaymentIntent (pi_…).")
+    charge_id: str = Field(description="Its charge (py_… or ch_…).")
+    currency: str = Field(description="The debit's currency.")
