@@ -72,7 +72,7 @@ async def create_payment_intent(
             command
         )
     except StripeBusyError as busy:
-        raise _later(busy) from busy
+        raise put_off(busy) from busy
     except StripeRejectedError as refused:
         log.warning("Stripe refused debit %s: %s", command.idempotency_key, refused.stripe_message)
         failed = PaymentIntentFailed(
@@ -111,7 +111,7 @@ async def create_refund(
     try:
         answer = await _earlier_refund(stripe, command, now) or await stripe.create_refund(command)
     except StripeBusyError as busy:
-        raise _later(busy) from busy
+        raise put_off(busy) from busy
     except StripeRejectedError as refused:
         # Stripe will not refund this debit (already refunded, disputed, failed): the money stays
         # owed to the member, for an operator to settle.
@@ -143,7 +143,7 @@ async def book_charge_fee(
     try:
         fee = await stripe.charge_fee(command.payment_intent_id)
     except StripeBusyError as busy:
-        raise _later(busy) from busy
+        raise put_off(busy) from busy
     except StripeUnavailableError:
         if not last_try:
             raise
@@ -185,7 +185,7 @@ async def _earlier_refund(
     return found
 
 
-def _later(busy: StripeBusyError) -> RetryLater:
+def put_off(busy: StripeBusyError) -> RetryLater:
     """Come back when the budget's next free slot, which this call could not wait for, is due:
     by then the queue seen now has drained."""
     cause = busy.__cause__
