@@ -120,7 +120,8 @@ def _refund_answer(refund: stripe.Refund) -> RefundAnswer:
         refund_id=refund.id,
         status=refund.status,
         charge_id=_id_of(refund.charge),
-        failure_reason=refund.failure_reason,
+        # Stripe leaves the field out of a refund that has not failed.
+        failure_reason=getattr(refund, "failure_reason", None),
     )
 
 

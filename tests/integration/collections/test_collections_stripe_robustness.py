@@ -170,3 +170,56 @@ async def test_a_debit_tried_again_after_stripe_forgot_its_key_adopts_the_first_
     )
     rows = await stack.contributions_of(plan.cycle_id)
     assert {r["payment_intent_id"] for r in rows} == first
+
+
+async def test_a_refund_tried_again_after_stripe_forgot_its_key_adopts_the_first_refund(
+    impatient_simulated_stack: Stack,
+) -> None:
+    stack = impatient_simulated_stack
+    plan, _ = await started_cycle(stack, members=2)
+    intents = await debits_out(stack, plan.cycle_id, 2)
+    (deadline,) = [
+        t
+        for t in await stack.timers(subjects.COLLECTIONS_CLOSE_COLLECTION)
+        if t["payload"]["cycle_id"] == str(plan.cycle_id)
+    ]
+    # The cycle is cancelled; Stripe makes both refunds, but its answers are lost, and the calls
+    # wait on their timers until Stripe has forgotten the keys.
+    try:
+        stack.sim.faults(dropped_connection_percent=100)
+        await stack.fire_timer(deadline)
+
+        async def put_back_on_timers() -> bool:
+            return len(await stack.timers(subjects.COLLECTIONS_CREATE_REFUND)) == 2
+
+        await eventually(put_back_on_timers, "every refund is asked again later")
+    finally:
+        stack.sim.faults(dropped_connection_percent=0)
+
+    def refunds() -> dict[str, list[str]]:
+        return {
+            pi["id"]: [r["id"] for r in stack.stripe_get("/v1/refunds", payment_intent=pi["id"])["data"]]
+            for pi in intents
+        }
+
+    first = refunds()
+    assert all(len(made) == 1 for made in first.values())
+    stack.sim.advance(timedelta(hours=25))  # the debits settle, and so do their refunds
+    await advance_simulated_clock(
+        stack.js, timedelta(hours=25), Namespace(stack.namespace).bucket(CLOCK_BUCKET)
+    )
+    for later in await stack.timers(subjects.COLLECTIONS_CREATE_REFUND):
+        await stack.fire_timer(later)
+
+    await eventually(
+        lambda: stack.consumers_idle(COLLECTIONS.name, "collections-create-refund"),
+        "the calls are made again",
+    )
+    assert refunds() == first
+    rows = await stack.contributions_of(plan.cycle_id)
+    assert "refund_failed" not in {r["status"] for r in rows}
+    # Stripe's reports of the debits and their refunds close the cycle, every debit given back.
+    await stack.deliver_stripe_events("payment_intent.succeeded", {pi["id"] for pi in intents})
+    await stack.deliver_stripe_events("refund.updated", {r for made in first.values() for r in made})
+    await eventually(lambda: _has_status(stack, plan.cycle_id, "cancelled"), "the cycle is cancelled")
+    assert {r["status"] for r in await stack.contributions_of(plan.cycle_id)} == {"refunded"}
