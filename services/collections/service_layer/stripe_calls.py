@@ -68,9 +68,8 @@ async def create_payment_intent(
     last_try: bool,
 ) -> str:
     try:
-        answer = await _earlier_payment_intent(stripe, command, now) or await stripe.create_payment_intent(
-            command
-        )
+        earlier = await _earlier_payment_intent(stripe, command, now)
+        answer = earlier or await stripe.create_payment_intent(command)
     except StripeBusyError as busy:
         raise put_off(busy) from busy
     except StripeRejectedError as refused:
@@ -167,7 +166,10 @@ async def _earlier_payment_intent(
     found = await stripe.find_payment_intent(command)
     if found is not None:
         log.warning(
-            "debit %s made %s ago: adopting %s", command.idempotency_key, now - command.occurred_at, found
+            "debit %s decided %s ago: adopting what an earlier try made, %s",
+            command.idempotency_key,
+            now - command.occurred_at,
+            found,
         )
     return found
 
@@ -180,7 +182,10 @@ async def _earlier_refund(
     found = await stripe.find_refund(command)
     if found is not None:
         log.warning(
-            "refund %s made %s ago: adopting %s", command.idempotency_key, now - command.occurred_at, found
+            "refund %s decided %s ago: adopting what an earlier try made, %s",
+            command.idempotency_key,
+            now - command.occurred_at,
+            found,
         )
     return found
 
