@@ -3,7 +3,8 @@
 ``StartCycle``, ``RetryContribution`` and ``CloseCollection`` arrive through the scheduler's
 timers; ``CreatePaymentIntent`` and ``CreateRefund`` are collections' own Stripe calls, decided
 by the cycle saga in one transaction and made by a consumer after it, so a crash repeats the call
-with the same idempotency key and never makes a second debit. ``correlation_id`` is the cycle id.
+with the same idempotency key and never makes a second debit; ``ReadChargeFee`` (a read) fetches
+Stripe's fee on a collected debit for the ledger. ``correlation_id`` is the cycle id.
 """
 
 from typing import Final
