@@ -11,6 +11,7 @@ from contracts.collections import (
     CreatePaymentIntent,
     CreateRefund,
     CycleStatusChanged,
+    ReadChargeFee,
     RetryContribution,
     StartCycle,
 )
@@ -151,6 +152,13 @@ CHANNELS: tuple[Channel, ...] = (
         publisher="collections (to itself)",
         description="One refund to make at Stripe with its idempotency key, after the saga's transaction "
         "committed.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_READ_CHARGE_FEE,
+        payload=ReadChargeFee,
+        publisher="collections (to itself)",
+        description="Read Stripe's fee on a collected debit from its charge's balance transaction and book "
+        "it as a platform cost, apart from the pot (once per debit attempt).",
     ),
     Channel(
         subject=subjects.COLLECTIONS_CYCLE_STATUS_ALL,

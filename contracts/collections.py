@@ -3,7 +3,8 @@
 ``StartCycle``, ``RetryContribution`` and ``CloseCollection`` arrive through the scheduler's
 timers; ``CreatePaymentIntent`` and ``CreateRefund`` are collections' own Stripe calls, decided
 by the cycle saga in one transaction and made by a consumer after it, so a crash repeats the call
-with the same idempotency key and never makes a second debit. ``correlation_id`` is the cycle id.
+with the same idempotency key and never makes a second debit; ``ReadChargeFee`` (a read) fetches
+Stripe's fee on a collected debit for the ledger. ``correlation_id`` is the cycle id.
 """
 
 from typing import Final
@@ -96,3 +97,15 @@ class CycleStatusChanged(Message):
     delinquent_member_ids: list[str] = Field(
         description="Members who owe money after a dispute of a debit already paid out or refunded."
     )
+
+
+class ReadChargeFee(Message):
+    """Read Stripe's fee on a collected debit (its charge's balance transaction) and book it in the
+    ledger's ``stripe_fees``, a platform cost apart from the pot."""
+
+    cycle_id: UUID = Field(description="The contribution's cycle.")
+    contribution_id: UUID = Field(description="The contribution whose debit was collected.")
+    attempt: int = Field(ge=1, description="The debit attempt collected.")
+    payment_intent_id: str = Field(description="The debit's PaymentIntent (pi_…).")
+    charge_id: str = Field(description="Its charge (py_… or ch_…).")
+    currency: str = Field(description="The debit's currency.")

@@ -28,6 +28,7 @@ COLLECTIONS_RETRY_CONTRIBUTION = "collections.cmd.retry_contribution"
 COLLECTIONS_CLOSE_COLLECTION = "collections.cmd.close_collection"
 COLLECTIONS_CREATE_PAYMENT_INTENT = "collections.cmd.create_payment_intent"
 COLLECTIONS_CREATE_REFUND = "collections.cmd.create_refund"
+COLLECTIONS_READ_CHARGE_FEE = "collections.cmd.read_charge_fee"
 COLLECTIONS_CYCLE_STATUS_PREFIX = "collections.evt"
 COLLECTIONS_CYCLE_STATUS_ALL = "collections.evt.*"
 

@@ -13,6 +13,7 @@ from contracts.collections import (
     CloseCollection,
     CreatePaymentIntent,
     CreateRefund,
+    ReadChargeFee,
     RetryContribution,
     StartCycle,
 )
@@ -109,6 +110,20 @@ async def on_create_refund(message: CreateRefund, handling: Handling[Collections
         last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
     )
     log.info("refund %s: %s", message.idempotency_key, outcome)
+
+
+@router.subscriber(
+    subjects.COLLECTIONS_READ_CHARGE_FEE, stream=COLLECTIONS.name, durable="collections-read-charge-fee"
+)
+async def on_read_charge_fee(message: ReadChargeFee, handling: Handling[Collections]) -> None:
+    outcome = await stripe_calls.book_charge_fee(
+        handling.session,
+        handling.dependencies.stripe,
+        message,
+        handling.clock.now(),
+        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+    )
+    log.info("Stripe fee of charge %s: %s", message.charge_id, outcome)
 
 
 async def on_stripe_report(message: StripeEventReceived, handling: Handling[Collections]) -> None:

@@ -1,11 +1,14 @@
-"""The collections service's calls to Stripe: one BECS debit attempt, one refund.
+"""The collections service's calls to Stripe: one BECS debit attempt, one refund, the fee Stripe
+took on a debit, and the look-up of a debit or refund made once already (by its metadata).
 
 The client (settings, the shared request budget, error translation) is the runtime's. Every call
 carries the idempotency key the saga chose for it (``contribution-<id>-<attempt>``,
 ``refund-<id>-<attempt>``), so a repeated call, after a crash or a timeout, gets Stripe's first
-answer instead of making a second debit or refund.
+answer instead of making a second debit or refund, for as long as Stripe keeps the key (24 h):
+after that, ``find_payment_intent`` and ``find_refund`` look for what the first try made.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +18,7 @@ from contracts.collections import CreatePaymentIntent, CreateRefund
 from services.runtime.stripe_client import stripe_errors_translated
 
 BECS = "au_becs_debit"
+_ATTEMPT_KEYS = ("contribution_id", "attempt")
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,29 @@ class StripeCollections:
             intent = await self._client.v1.payment_intents.create_async(
                 params, {"idempotency_key": command.idempotency_key}
             )
-        error = intent.last_payment_error
-        return PaymentIntentAnswer(
-            payment_intent_id=intent.id,
-            status=intent.status,
-            charge_id=_id_of(intent.latest_charge),
-            failure_code=error.code if error is not None else None,
-        )
+        return _payment_intent_answer(intent)
+
+    async def find_payment_intent(self, command: CreatePaymentIntent) -> PaymentIntentAnswer | None:
+        """The PaymentIntent an earlier try of ``command`` made, found by the contribution and attempt
+        in its metadata among the customer's, or None. Stripe's search API would do it in one
+        request, but its index lags by up to a minute; listing is exact (and a member has few)."""
+        params: Any = {"customer": command.customer_id, "limit": 100}
+        with stripe_errors_translated():
+            page = await self._client.v1.payment_intents.list_async(params)
+            async for intent in page.auto_paging_iter():
+                if _same_attempt(intent.metadata, command.metadata):
+                    return _payment_intent_answer(intent)
+        return None
+
+    async def charge_fee(self, payment_intent_id: str) -> int | None:
+        """Stripe's fee on the debit's charge (its balance transaction's ``fee``); None while Stripe
+        has not booked the charge yet."""
+        params: Any = {"expand": ["latest_charge.balance_transaction"]}
+        with stripe_errors_translated():
+            intent = await self._client.v1.payment_intents.retrieve_async(payment_intent_id, params)
+        transaction = getattr(intent.latest_charge, "balance_transaction", None)
+        fee = getattr(transaction, "fee", None)
+        return fee if isinstance(fee, int) else None
 
     async def create_refund(self, command: CreateRefund) -> RefundAnswer:
         params: Any = {
@@ -72,12 +92,43 @@ class StripeCollections:
             refund = await self._client.v1.refunds.create_async(
                 params, {"idempotency_key": command.idempotency_key}
             )
-        return RefundAnswer(
-            refund_id=refund.id,
-            status=refund.status,
-            charge_id=_id_of(refund.charge),
-            failure_reason=refund.failure_reason,
-        )
+        return _refund_answer(refund)
+
+    async def find_refund(self, command: CreateRefund) -> RefundAnswer | None:
+        """The refund an earlier try of ``command`` made, found by its metadata, or None."""
+        params: Any = {"payment_intent": command.payment_intent_id, "limit": 100}
+        with stripe_errors_translated():
+            page = await self._client.v1.refunds.list_async(params)
+            async for refund in page.auto_paging_iter():
+                if _same_attempt(refund.metadata, command.metadata):
+                    return _refund_answer(refund)
+        return None
+
+
+def _payment_intent_answer(intent: stripe.PaymentIntent) -> PaymentIntentAnswer:
+    error = intent.last_payment_error
+    return PaymentIntentAnswer(
+        payment_intent_id=intent.id,
+        status=intent.status,
+        charge_id=_id_of(intent.latest_charge),
+        failure_code=error.code if error is not None else None,
+    )
+
+
+def _refund_answer(refund: stripe.Refund) -> RefundAnswer:
+    return RefundAnswer(
+        refund_id=refund.id,
+        status=refund.status,
+        charge_id=_id_of(refund.charge),
+        # Stripe leaves the field out of a refund that has not failed.
+        failure_reason=getattr(refund, "failure_reason", None),
+    )
+
+
+def _same_attempt(found: object, ours: Mapping[str, str]) -> bool:
+    """The object rosca tagged with this contribution and attempt."""
+    tags = found.to_dict() if isinstance(found, stripe.StripeObject) else {}
+    return "contribution_id" in ours and all(tags.get(key) == ours.get(key) for key in _ATTEMPT_KEYS)
 
 
 def _id_of(value: object) -> str | None:

@@ -7,6 +7,13 @@ composed: routers are declared at module level and no handler closes over anythi
 is acked only after that commit; a failure naks it with back-off; after ``max_deliver`` failures
 (or at once, for a body that does not parse) it is published to ``deadletter.<service>.<consumer>``
 with its error and terminated, so the messages behind it keep flowing.
+
+A handler that cannot do its work *now*, through no fault of the message (a shared rate budget is
+full), raises ``RetryLater``: nothing commits, the message is put back with the handler's delay, and
+the delivery is not a failure: it never leads to a dead letter. JetStream still counts it in
+``num_delivered`` (there is no uncounted nak), so on the last delivery the runtime hands the message
+back to its stream as a fresh copy (same body and message id, so every inbox still drops it if it
+was handled) and acks the spent one: however long the wait, the message keeps its retries.
 """
 
 import asyncio
@@ -64,6 +71,15 @@ class Handling(Generic[DependenciesT]):
 
 
 Handler = Callable[[Any, Handling[Any]], Awaitable[None]]
+
+
+class RetryLater(Exception):  # noqa: N818 - an instruction to the runtime, not an error
+    """Raised by a handler: not now, and not a failure; deliver the message again after
+    ``delay_seconds`` (the handler's transaction rolls back)."""
+
+    def __init__(self, delay_seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay_seconds = max(0.0, delay_seconds)
 
 
 @dataclass(frozen=True)
@@ -233,6 +249,8 @@ class Consumer:
                         session, self._clock, subject, delivery, message.message_id, self._dependencies
                     )
                     await self._subscription.handler(message, handling)
+        except RetryLater as later:
+            return await self._retry_later(raw, later, delivery)
         except Exception as error:
             if delivery >= self._policy.max_deliver:
                 log.error("giving up on message after %d deliveries: %r", delivery, error)
@@ -247,6 +265,26 @@ class Consumer:
             return "retried"
         await raw.ack()
         return "applied" if fresh else "duplicate"
+
+    async def _retry_later(self, raw: Msg, later: RetryLater, delivery: int) -> str:
+        if delivery < self._policy.max_deliver:
+            log.info("message put off for %.1f s (delivery %d): %s", later.delay_seconds, delivery, later)
+            await raw.nak(delay=later.delay_seconds)
+            return "deferred"
+        # JetStream would stop delivering it soon: a fresh copy starts its count afresh. A copy per
+        # spent message (Nats-Msg-Id), however often this runs; it is delivered at once and, if the
+        # wait is not over, put off again, so at most one copy in ``max_deliver`` deliveries.
+        headers = dict(raw.headers or {})
+        headers["Nats-Msg-Id"] = f"later:{self._namespace.durable(self.name)}:{raw.metadata.sequence.stream}"
+        try:
+            await self._js.publish(raw.subject, raw.data, headers=headers)
+        except Exception as publish_error:
+            log.error("could not hand the message back, will retry: %r", publish_error)
+            await raw.nak(delay=later.delay_seconds)
+            return "deferred"
+        log.info("message handed back to its stream after %d deliveries put off: %s", delivery, later)
+        await raw.ack()
+        return "deferred"
 
     async def _dead_letter(
         self, raw: Msg, error: Exception, *, correlation_id: str | None, causation_id: UUID | None

@@ -32,7 +32,12 @@ DEFAULT_MAX_WAIT_SECONDS: Final = 30.0
 
 
 class RequestBudgetExhaustedError(Exception):
-    """The queue for the budget is longer than a caller may wait: the call is not made."""
+    """The queue for the budget is longer than a caller may wait: the call is not made.
+    ``wait_seconds``: how far away the next free slot was (when to come back)."""
+
+    def __init__(self, message: str, wait_seconds: float = 0.0) -> None:
+        super().__init__(message)
+        self.wait_seconds = wait_seconds
 
 
 class RequestBudgetUnavailableError(Exception):
@@ -105,7 +110,9 @@ class SharedRequestBudget:
             slot = max(next_free, now)
             if slot - now > self._max_wait * 1e9:
                 wait = f"{(slot - now) / 1e9:.1f} s away, longest wait {self._max_wait:.0f} s"
-                raise RequestBudgetExhaustedError(f"the next free request slot is {wait}")
+                raise RequestBudgetExhaustedError(
+                    f"the next free request slot is {wait}", wait_seconds=(slot - now) / 1e9
+                )
             try:
                 # revision 0: only if no one has written the key yet.
                 await kv.update(self._key, str(slot + self._interval_ns).encode(), last=revision)

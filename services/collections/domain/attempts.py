@@ -5,7 +5,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.collections.domain import postings
-from services.collections.domain.commands import CreatePaymentIntent, NoticeKind, ScheduleRetry
+from services.collections.domain.commands import (
+    CreatePaymentIntent,
+    NoticeKind,
+    ReadStripeFee,
+    ScheduleRetry,
+)
 from services.collections.domain.contribution import (
     IN_FLIGHT,
     Contribution,
@@ -84,6 +89,18 @@ def debit_succeeded(
     )
     step.update(collected)
     step.post(*postings.debit_collected(step.debit(contribution), stripe_fee))
+    if stripe_fee <= 0:
+        # Stripe's reports of a debit do not carry its fee: it is read from the charge, and
+        # booked (apart from the pot) when it is known.
+        step.command(
+            ReadStripeFee(
+                contribution.contribution_id,
+                contribution.attempt,
+                payment_intent_id,
+                charge_id,
+                step.state.plan.currency,
+            )
+        )
     return collected
 
 

@@ -67,6 +67,18 @@ class CreateRefund:
 
 
 @dataclass(frozen=True)
+class ReadStripeFee:
+    """Read Stripe's fee on a collected debit (its charge's balance transaction) and book it:
+    Stripe's reports of a debit do not carry it, and reading Stripe has no place inside a step."""
+
+    contribution_id: UUID
+    attempt: int
+    payment_intent_id: str
+    charge_id: str
+    currency: str
+
+
+@dataclass(frozen=True)
 class PayoutCharge:
     """One collected debit and how it splits: ``transfer_amount + platform_fee == amount``."""
 
@@ -138,6 +150,7 @@ Command = (
     | ScheduleDeadline
     | CancelDeadline
     | CreateRefund
+    | ReadStripeFee
     | RequestPayout
     | NotifyMember
     | PublishCycleStatus

@@ -55,7 +55,11 @@ class Debit:
 
     @property
     def reference(self) -> str:
-        return f"{self.contribution_id}-{self.attempt}"
+        return debit_reference(self.contribution_id, self.attempt)
+
+
+def debit_reference(contribution_id: UUID, attempt: int) -> str:
+    return f"{contribution_id}-{attempt}"
 
 
 def debit_collected(debit: Debit, stripe_fee: int) -> tuple[Transaction, ...]:
@@ -66,7 +70,13 @@ def debit_collected(debit: Debit, stripe_fee: int) -> tuple[Transaction, ...]:
         member_contributions(debit.member_id),
         cycle_pot(debit.cycle_id),
     )
-    return (collected, *_stripe_fee(f"debit-stripe-fee-{debit.reference}", debit.currency, stripe_fee))
+    return (collected, *debit_stripe_fee(debit.reference, debit.currency, stripe_fee))
+
+
+def debit_stripe_fee(debit_reference: str, currency: str, fee: int) -> tuple[Transaction, ...]:
+    """Stripe's fee on one collected debit: the platform's cost, never taken from the pot. Booked
+    once per debit attempt (``debit_reference``), however often it is read."""
+    return _stripe_fee(f"debit-stripe-fee-{debit_reference}", currency, fee)
 
 
 def debit_refunded(debit: Debit) -> Transaction:

@@ -84,6 +84,17 @@ def outgoing(state: CycleState, command: Command, now: datetime, cause: UUID | N
             | commands.CancelDeadline()
         ):
             return _timer_command(state, command, envelope)
+        case commands.ReadStripeFee():
+            return subjects.COLLECTIONS_READ_CHARGE_FEE, messages.ReadChargeFee(
+                **envelope,
+                message_id=message_id_for(f"read-charge-fee-{command.charge_id}"),
+                cycle_id=plan.cycle_id,
+                contribution_id=command.contribution_id,
+                attempt=command.attempt,
+                payment_intent_id=command.payment_intent_id,
+                charge_id=command.charge_id,
+                currency=command.currency,
+            )
         case commands.RequestPayout():
             return subjects.PAYOUTS_PAY_CYCLE, _pay_cycle(command, envelope)
         case commands.NotifyMember():

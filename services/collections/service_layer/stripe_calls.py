@@ -8,6 +8,18 @@ idempotency key: Stripe answers with the first result, never a second debit. Str
 request (a detached payment method, an inactive mandate, a decline at confirmation) is a failed
 attempt for the saga, not a poison message. Stripe unreachable is retried by redelivery; after the
 last delivery the call is put back on a timer rather than given up.
+
+Stripe busy (the shared request budget's queue is longer than a call may wait, or Stripe still
+answers 429 after the client's retries) is no failure of the call: the message is put off until the
+budget's next free slot (``RetryLater``), does not use up its deliveries and never goes to the
+timer. Waiting in the budget instead, for minutes, would hold this consumer's transaction and
+outlast the message's ack wait; and a call waiting far ahead in the queue holds a slot a member's
+request would then queue behind.
+
+Stripe keeps an idempotency key 24 hours. A call whose saga step decided it more than
+``KEY_KEPT_FOR`` ago (``occurred_at`` is kept through every retry and timer, and no try is older)
+first looks for what an earlier try made, by its metadata, and adopts it rather than create a
+second debit or refund under a key Stripe has forgotten.
 """
 
 import logging
@@ -17,7 +29,8 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
-from contracts.collections import CreatePaymentIntent, CreateRefund
+from contracts.collections import CreatePaymentIntent, CreateRefund, ReadChargeFee
+from services.collections.domain import postings
 from services.collections.domain.messages import (
     PaymentIntentCreated,
     PaymentIntentFailed,
@@ -29,13 +42,20 @@ from services.collections.domain.messages import (
 )
 from services.collections.service_layer.cycle_steps import apply_to_cycle
 from services.collections.service_layer.outgoing import message_id_for, timer
-from services.collections.stripe import PaymentIntentAnswer, StripeCollections
+from services.collections.store import ledger
+from services.collections.stripe import PaymentIntentAnswer, RefundAnswer, StripeCollections
+from services.runtime.consumer import RetryLater
 from services.runtime.outbox import add_to_outbox
-from services.runtime.stripe_client import StripeRejectedError, StripeUnavailableError
+from services.runtime.request_budget import RequestBudgetExhaustedError
+from services.runtime.stripe_client import StripeBusyError, StripeRejectedError, StripeUnavailableError
 
 log = logging.getLogger(__name__)
 
 CALL_AGAIN_AFTER: Final = timedelta(minutes=10)
+# Stripe keeps a key for at least 24 h; an hour's margin for the clocks' difference.
+KEY_KEPT_FOR: Final = timedelta(hours=23)
+# Stripe said 429 through every retry of the client: its own limit, which names no time.
+RATE_LIMITED_AGAIN_AFTER_SECONDS: Final = 5.0
 _FAILED_STATUSES: Final = frozenset({"requires_payment_method", "canceled"})
 
 
@@ -48,7 +68,10 @@ async def create_payment_intent(
     last_try: bool,
 ) -> str:
     try:
-        answer = await stripe.create_payment_intent(command)
+        earlier = await _earlier_payment_intent(stripe, command, now)
+        answer = earlier or await stripe.create_payment_intent(command)
+    except StripeBusyError as busy:
+        raise put_off(busy) from busy
     except StripeRejectedError as refused:
         log.warning("Stripe refused debit %s: %s", command.idempotency_key, refused.stripe_message)
         failed = PaymentIntentFailed(
@@ -85,7 +108,9 @@ async def create_refund(
     session: AsyncSession, stripe: StripeCollections, command: CreateRefund, now: datetime, *, last_try: bool
 ) -> str:
     try:
-        answer = await stripe.create_refund(command)
+        answer = await _earlier_refund(stripe, command, now) or await stripe.create_refund(command)
+    except StripeBusyError as busy:
+        raise put_off(busy) from busy
     except StripeRejectedError as refused:
         # Stripe will not refund this debit (already refunded, disputed, failed): the money stays
         # owed to the member, for an operator to settle.
@@ -105,25 +130,99 @@ async def create_refund(
     return answer.status or "unknown"
 
 
-async def _call_again_later(
-    session: AsyncSession, command: CreatePaymentIntent | CreateRefund, now: datetime
-) -> None:
-    """Stripe stayed unreachable through every delivery: ask again later with the same key."""
-    subject = (
-        subjects.COLLECTIONS_CREATE_PAYMENT_INTENT
-        if isinstance(command, CreatePaymentIntent)
-        else subjects.COLLECTIONS_CREATE_REFUND
+class ChargeNotBookedError(Exception):
+    """A collected debit's charge has no balance transaction at Stripe, so no fee to read."""
+
+
+async def book_charge_fee(
+    session: AsyncSession, stripe: StripeCollections, command: ReadChargeFee, now: datetime, *, last_try: bool
+) -> str:
+    """Stripe's fee on a collected debit, read from its charge and booked once (by the debit's
+    reference) as the platform's cost: from platform funds to ``stripe_fees``, never from the pot."""
+    try:
+        fee = await stripe.charge_fee(command.payment_intent_id)
+    except StripeBusyError as busy:
+        raise put_off(busy) from busy
+    except StripeUnavailableError:
+        if not last_try:
+            raise
+        await _call_again_later(session, command, now)
+        return "postponed"
+    if fee is None:
+        # Stripe books a charge as its debit succeeds: one without is for redelivery, then an operator.
+        raise ChargeNotBookedError(f"charge {command.charge_id} has no balance transaction at Stripe")
+    reference = postings.debit_reference(command.contribution_id, command.attempt)
+    await ledger.post(
+        session, command.cycle_id, postings.debit_stripe_fee(reference, command.currency, fee), now
     )
-    timer_id = f"stripe-call:{command.idempotency_key}:{command.message_id}"
-    again = command.model_copy(update={"message_id": message_id_for(timer_id), "occurred_at": now})
+    return f"fee {fee}"
+
+
+async def _earlier_payment_intent(
+    stripe: StripeCollections, command: CreatePaymentIntent, now: datetime
+) -> PaymentIntentAnswer | None:
+    if now - command.occurred_at < KEY_KEPT_FOR:
+        return None  # Stripe still holds the key: a repeat gets the first answer
+    found = await stripe.find_payment_intent(command)
+    if found is not None:
+        log.warning(
+            "debit %s decided %s ago: adopting what an earlier try made, %s",
+            command.idempotency_key,
+            now - command.occurred_at,
+            found,
+        )
+    return found
+
+
+async def _earlier_refund(
+    stripe: StripeCollections, command: CreateRefund, now: datetime
+) -> RefundAnswer | None:
+    if now - command.occurred_at < KEY_KEPT_FOR:
+        return None
+    found = await stripe.find_refund(command)
+    if found is not None:
+        log.warning(
+            "refund %s decided %s ago: adopting what an earlier try made, %s",
+            command.idempotency_key,
+            now - command.occurred_at,
+            found,
+        )
+    return found
+
+
+def put_off(busy: StripeBusyError) -> RetryLater:
+    """Come back when the budget's next free slot, which this call could not wait for, is due:
+    by then the queue seen now has drained."""
+    cause = busy.__cause__
+    if isinstance(cause, RequestBudgetExhaustedError):
+        return RetryLater(cause.wait_seconds, str(busy))
+    return RetryLater(RATE_LIMITED_AGAIN_AFTER_SECONDS, str(busy))
+
+
+_SUBJECTS: Final = {
+    CreatePaymentIntent: subjects.COLLECTIONS_CREATE_PAYMENT_INTENT,
+    CreateRefund: subjects.COLLECTIONS_CREATE_REFUND,
+    ReadChargeFee: subjects.COLLECTIONS_READ_CHARGE_FEE,
+}
+
+
+async def _call_again_later(
+    session: AsyncSession, command: CreatePaymentIntent | CreateRefund | ReadChargeFee, now: datetime
+) -> None:
+    """Stripe stayed unreachable through every delivery: ask again later with the same key.
+
+    The copy keeps ``occurred_at``, when the saga decided the call: no try of it is older, which is
+    how a try a day later knows Stripe may have forgotten the key."""
+    subject = _SUBJECTS[type(command)]
+    key = command.idempotency_key if not isinstance(command, ReadChargeFee) else f"fee-{command.charge_id}"
+    timer_id = f"stripe-call:{key}:{command.message_id}"
+    again = command.model_copy(update={"message_id": message_id_for(timer_id)})
     envelope = {
         "occurred_at": now,
         "correlation_id": command.correlation_id,
         "causation_id": command.message_id,
     }
-    log.warning(
-        "Stripe unreachable for %s; calling again after %s", command.idempotency_key, CALL_AGAIN_AFTER
-    )
+    log.warning("Stripe unreachable for %s; calling again after %s", key, CALL_AGAIN_AFTER)
     await add_to_outbox(
         session,
         subjects.SCHEDULER_SCHEDULE,

@@ -91,6 +91,41 @@ async def api_stack(
 
 
 @contextlib.asynccontextmanager
+@pytest.fixture
+async def slow_budget_stack(
+    sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> AsyncIterator[Stack]:
+    """A Stripe budget of 2 requests a second, and two deliveries a message, as ``impatient_stack``."""
+    async with _collections_stack(
+        sim,
+        nats_server,
+        postgres_admin_url,
+        hears_stripe=False,
+        consumer_max_deliver=2,
+        stripe_max_network_retries=0,
+        stripe_requests_per_second=2.0,
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def impatient_simulated_stack(
+    sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> AsyncIterator[Stack]:
+    """As ``impatient_stack``, on the namespace's simulated clock, which a test moves."""
+    async with _collections_stack(
+        sim,
+        nats_server,
+        postgres_admin_url,
+        hears_stripe=False,
+        consumer_max_deliver=2,
+        stripe_max_network_retries=0,
+        clock="simulated",
+    ) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
 async def _collections_stack(
     sim: RunningSimulator,
     nats_server: NatsServer,

@@ -7,16 +7,19 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+import stripe
 
 from contracts import subjects
 from contracts.catalog import CHANNELS
 from contracts.stripe_events import StripeEventReceived
+from services.collections.domain import postings
 from services.collections.domain.commands import (
     CancelDeadline,
     CancelRetry,
     CreatePaymentIntent,
     NoticeKind,
     NotifyMember,
+    ReadStripeFee,
     RequestPayout,
     ScheduleRetry,
 )
@@ -29,8 +32,11 @@ from services.collections.domain.messages import (
     RefundSucceeded,
 )
 from services.collections.service_layer.outgoing import outgoing
+from services.collections.service_layer.stripe_calls import RATE_LIMITED_AGAIN_AFTER_SECONDS, put_off
 from services.collections.service_layer.stripe_reports import attempt_in_metadata, saga_message
 from services.collections.store.cycles import state_document, state_of
+from services.runtime.request_budget import RequestBudgetExhaustedError
+from services.runtime.stripe_client import StripeBusyError, stripe_errors_translated
 from tests.unit.collections.cycle_fixtures import CycleRun, collected_run, started_run
 
 NOW = datetime(2026, 3, 16, 1, 0, tzinfo=UTC)
@@ -259,3 +265,36 @@ def test_stripe_events_become_the_saga_messages_they_report(
 ) -> None:
     event = stripe_event(event_type, raw, failure_code=failure_code)
     assert saga_message(event, CONTRIBUTION, 2) == expected
+
+
+def test_a_fee_read_goes_out_once_per_charge_and_is_booked_under_its_debits_reference() -> None:
+    run = funded_run()
+    reads = run.sent_of(ReadStripeFee)
+    assert len(reads) == len(run.state.contributions)
+    subject, body = _message_for(run, reads[0])
+    assert subject == subjects.COLLECTIONS_READ_CHARGE_FEE
+    assert (body["charge_id"], body["attempt"], body["cycle_id"]) == (
+        reads[0].charge_id,
+        1,
+        str(run.state.plan.cycle_id),
+    )
+    assert _message_for(run, reads[0])[1]["message_id"] == body["message_id"]
+    reference = postings.debit_reference(reads[0].contribution_id, 1)
+    (fee,) = postings.debit_stripe_fee(reference, "aud", 80)
+    assert fee.reference == f"debit-stripe-fee-{reads[0].contribution_id}-1"
+    assert postings.debit_stripe_fee(reference, "aud", 0) == ()
+
+
+def test_stripe_busy_puts_the_call_off_until_the_budgets_next_slot_and_a_429_a_few_seconds() -> None:
+    def busy(cause: Exception) -> StripeBusyError:
+        try:
+            with stripe_errors_translated():
+                raise cause
+        except StripeBusyError as error:
+            return error
+        raise AssertionError("not translated as busy")
+
+    full = busy(RequestBudgetExhaustedError("the next free request slot is 42.0 s away", wait_seconds=42.0))
+    assert put_off(full).delay_seconds == 42.0
+    limited = busy(stripe.RateLimitError("Too many requests"))
+    assert put_off(limited).delay_seconds == RATE_LIMITED_AGAIN_AFTER_SECONDS

@@ -9,6 +9,7 @@ from services.collections.domain.commands import (
     CreatePaymentIntent,
     NoticeKind,
     NotifyMember,
+    ReadStripeFee,
     ScheduleDeadline,
     ScheduleRetry,
 )
@@ -21,6 +22,7 @@ from services.collections.domain.messages import (
     PaymentIntentSucceeded,
     RetryDue,
 )
+from services.collections.domain.postings import STRIPE_FEES
 from services.collections.domain.postings import cycle_pot as pot
 from services.collections.domain.step import Decision
 from tests.unit.collections.cycle_fixtures import (
@@ -291,3 +293,29 @@ def test_a_redelivered_activation_of_a_mandate_that_failed_since_never_debits_it
     assert run.contribution(0).status is Status.AWAITING_MANDATE
     assert nothing_decided(run.apply(first_new))
     assert run.contribution(0).status is Status.AWAITING_MANDATE
+
+
+def test_a_collected_debit_whose_report_carries_no_fee_asks_for_stripes_fee_once() -> None:
+    run = collected_run()
+    run.succeed(0)
+    c = run.contribution(0)
+    assert run.sent_of(ReadStripeFee) == [
+        ReadStripeFee(
+            c.contribution_id,
+            1,
+            pi_id(c.contribution_id, 1),
+            charge_id(c.contribution_id, 1),
+            "aud",
+        )
+    ]
+    assert nothing_decided(run.succeed(0))  # the same report again asks for nothing more
+    assert len(run.sent_of(ReadStripeFee)) == 1
+
+
+def test_a_report_that_carries_stripes_fee_books_it_and_asks_for_nothing() -> None:
+    run = collected_run()
+    c = run.contribution(0)
+    pi, charge = pi_id(c.contribution_id, 1), charge_id(c.contribution_id, 1)
+    decision = run.apply(PaymentIntentSucceeded(run.now, c.contribution_id, 1, pi, charge, 80))
+    assert not any(isinstance(command, ReadStripeFee) for command in decision.commands)
+    assert run.ledger.balance(STRIPE_FEES) == 80
