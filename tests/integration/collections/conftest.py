@@ -90,7 +90,6 @@ async def api_stack(
         yield running
 
 
-@contextlib.asynccontextmanager
 @pytest.fixture
 async def slow_budget_stack(
     sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
