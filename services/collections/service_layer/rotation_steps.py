@@ -58,7 +58,7 @@ async def cycle_step_taken(
     session: AsyncSession, before: CycleState, decision: Decision, now: datetime, cause: UUID | None
 ) -> None:
     """Tell the group's rotation what one cycle step announced and booked."""
-    messages = _rotation_messages(before, decision, now)
+    messages = rotation_messages_of(before, decision, now)
     if not messages:
         return
     group_id = before.plan.group_id
@@ -69,7 +69,8 @@ async def cycle_step_taken(
         await apply_to_rotation(session, group_id, message, now, cause)
 
 
-def _rotation_messages(before: CycleState, decision: Decision, now: datetime) -> list[RotationMessage]:
+def rotation_messages_of(before: CycleState, decision: Decision, now: datetime) -> list[RotationMessage]:
+    """What the rotation hears of one cycle step: the debts it opened or cleared, its statuses."""
     after = decision.new_state
     messages: list[RotationMessage] = []
     # Debts first: a report of a funded cycle then finds its recipient's debt.
