@@ -15,6 +15,7 @@ from contracts.payouts import CyclePaid
 from contracts.streams import COLLECTIONS, NOTIFY, SCHEDULER
 from services.collections.calendar import BecsBusinessCalendar
 from services.collections.domain.rotation import CyclePlan, plan_rotation
+from services.collections.domain.rotation_errors import DecisionNotExpectedError, NotGroupAdminError
 from services.collections.domain.rotation_schedule import round_cycle_id, start_timer_id
 from services.collections.service_layer import rotation_decisions
 from services.collections.store.rotation_state import state_of
@@ -122,6 +123,15 @@ async def test_a_two_member_rotation_runs_both_cycles_and_completes_once(stack: 
 
     await pay(stack, first.cycle_id, await start(stack, first.cycle_id, 2))
     assert await rotation_status(stack, activation.group_id) == "running"
+    with pytest.raises(DecisionNotExpectedError):  # no round was cancelled
+        async with stack.database.transaction() as session:
+            await rotation_decisions.dissolve(
+                session,
+                activation.group_id,
+                first.cycle_id,
+                decided_by=activation.admin_member_id,
+                now=datetime.now(UTC),
+            )
     assert await facts_named(stack, activation.group_id, "rotation_completed") == []
 
     await pay(stack, second.cycle_id, await start(stack, second.cycle_id, 2))
@@ -148,6 +158,13 @@ async def test_a_cancelled_round_holds_the_rotation_until_the_admin_retries_it(s
     notices = await stack.published(NOTIFY.name, "notify.member.rotation_round_cancelled")
     assert {n["member_id"] for n in notices} == {m.member_id for m in activation.members}
 
+    not_admin = activation.members[1].member_id
+    with pytest.raises(NotGroupAdminError):
+        async with stack.database.transaction() as session:
+            await rotation_decisions.retry_round(
+                session, group_id, first.cycle_id, decided_by=not_admin, now=datetime.now(UTC)
+            )
+    assert await rotation_status(stack, group_id) == "awaiting_admin_decision"
     async with stack.database.transaction() as session:
         state = await rotation_decisions.retry_round(
             session, group_id, first.cycle_id, decided_by=activation.admin_member_id, now=datetime.now(UTC)
