@@ -1,6 +1,7 @@
 """The rotation saga on real NATS, Postgres and the Stripe simulator: fed by every cycle's step,
 it completes a rotation, holds the later cycles when a round is cancelled, runs a retried round
-under a new start timer, and stops every debit when the group is dissolved."""
+under a new start timer, stops every debit when the group is dissolved, and holds a payout while
+its recipient owes."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,12 +13,16 @@ from sqlalchemy import select
 from contracts import subjects
 from contracts.onboarding import GroupActivated
 from contracts.payouts import CyclePaid
-from contracts.streams import COLLECTIONS, NOTIFY, SCHEDULER
+from contracts.streams import COLLECTIONS, NOTIFY, PAYOUTS, SCHEDULER
 from services.collections.calendar import BecsBusinessCalendar
+from services.collections.domain.ledger import AccountKind, balance_of_kind
 from services.collections.domain.rotation import CyclePlan, plan_rotation
 from services.collections.domain.rotation_errors import DecisionNotExpectedError, NotGroupAdminError
+from services.collections.domain.rotation_messages import ReceivableOpened
 from services.collections.domain.rotation_schedule import round_cycle_id, start_timer_id
 from services.collections.service_layer import rotation_decisions
+from services.collections.service_layer.rotation_steps import apply_to_rotation
+from services.collections.store.ledger import transactions_of_cycle
 from services.collections.store.rotation_state import state_of
 from services.collections.store.tables import rotations
 from tests.integration.collections.support import Stack, eventually, group_activated, member_with_mandate
@@ -226,3 +231,31 @@ async def test_dissolving_the_group_stops_every_debit(stack: Stack) -> None:
     assert await stack.cycle_status(third.cycle_id) == "dropped"
     assert stack.intents_held_by_simulator(third.cycle_id) == []
     assert len(stack.intents_held_by_simulator(second.cycle_id)) == 3
+
+
+async def test_a_debt_holds_the_recipients_payout_until_the_admin_writes_it_off(stack: Stack) -> None:
+    activation, (_, second) = await activated(stack, 2)
+    group_id = activation.group_id
+    owing = second.recipient.member_id
+    async with stack.database.transaction() as session:
+        # As a cycle step feeds it when a dispute of a debit already paid out is booked.
+        opened = ReceivableOpened(datetime.now(UTC), owing, "dp_rotation_test", AMOUNT)
+        await apply_to_rotation(session, group_id, opened, datetime.now(UTC), cause=None)
+    await eventually(stack.outbox_empty, "the hold is published")
+    (hold,) = await stack.published(PAYOUTS.name, subjects.PAYOUTS_HOLD_CYCLE)
+    assert (hold["cycle_id"], hold["recipient_member_id"]) == (str(second.cycle_id), owing)
+
+    for _ in range(2):  # the same decision asked again changes nothing
+        async with stack.database.transaction() as session:
+            await rotation_decisions.write_off(
+                session, group_id, owing, decided_by=activation.admin_member_id, now=datetime.now(UTC)
+            )
+    await eventually(stack.outbox_empty, "the release is published")
+    (release,) = await stack.published(PAYOUTS.name, subjects.PAYOUTS_RELEASE_CYCLE)
+    assert (release["cycle_id"], release["recipient_member_id"]) == (str(second.cycle_id), owing)
+    async with stack.database.transaction() as session:
+        books = await transactions_of_cycle(session, group_id)  # the rotation's own, filed by group
+    assert [(t.reference, sum(e.amount for e in t.entries)) for t in books] == [
+        ("write-off-dp_rotation_test", 0)
+    ]
+    assert balance_of_kind(books, AccountKind.WRITE_OFF) == AMOUNT
