@@ -25,7 +25,16 @@ from contracts.onboarding import (
     PayoutAccountRestored,
     PayoutAccountRestricted,
 )
-from contracts.payouts import CyclePaid, PayCycle, PayoutPaused
+from contracts.payouts import CyclePaid, HoldCyclePayout, PayCycle, PayoutPaused, ReleaseCyclePayout
+from contracts.rotation import (
+    MembersRemoved,
+    PayoutHeldForDelinquency,
+    RotationAwaitingAdminDecision,
+    RotationCompleted,
+    RotationDissolved,
+    RotationResumed,
+    RoundRetried,
+)
 from contracts.scheduler import CancelTimer, ScheduleTimer
 from contracts.stripe_events import StripeEventReceived
 
@@ -224,5 +233,98 @@ CHANNELS: tuple[Channel, ...] = (
         payload=MemberNotification,
         publisher="collections",
         description="Stripe could not refund a member's contribution; it is owed to them.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_ROTATION_AWAITING_ADMIN_DECISION,
+        payload=RotationAwaitingAdminDecision,
+        publisher="collections",
+        description="A round was cancelled at its deadline: the group's cycles not started are held "
+        "until its admin retries the round, removes the defaulting members or dissolves the group.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_ROTATION_ROUND_RETRIED,
+        payload=RoundRetried,
+        publisher="collections",
+        description="The admin retried a cancelled round: the cycle runs again under a new cycle id.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_ROTATION_MEMBERS_REMOVED,
+        payload=MembersRemoved,
+        publisher="collections",
+        description="The admin removed defaulting members: the cycles dropped, and where each removed "
+        "member stands.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_ROTATION_RESUMED,
+        payload=RotationResumed,
+        publisher="collections",
+        description="After the admin's decision the held cycles are scheduled again.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_ROTATION_DISSOLVED,
+        payload=RotationDissolved,
+        publisher="collections",
+        description="The admin dissolved the group: no cycle runs any more; where every member stands.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_ROTATION_COMPLETED,
+        payload=RotationCompleted,
+        publisher="collections",
+        description="Every cycle of the group's rotation was paid out.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_PAYOUT_HELD_FOR_DELINQUENCY,
+        payload=PayoutHeldForDelinquency,
+        publisher="collections",
+        description="A cycle is funded but its recipient owes the group after a dispute: its pot is held.",
+    ),
+    Channel(
+        subject=subjects.PAYOUTS_HOLD_CYCLE,
+        payload=HoldCyclePayout,
+        publisher="collections",
+        description="Do not transfer the cycle's pot until it is released: its recipient owes the group.",
+    ),
+    Channel(
+        subject=subjects.PAYOUTS_RELEASE_CYCLE,
+        payload=ReleaseCyclePayout,
+        publisher="collections",
+        description="The recipient's debt is settled or written off: the cycle's pot may be transferred.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_ROTATION_ROUND_CANCELLED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="A round of the member's group was cancelled at its deadline; the group waits for "
+        "its admin.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_ROTATION_ROUND_RESCHEDULED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The group's rotation goes on: the next cycle's start day.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_ROTATION_MEMBER_REMOVED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The group's admin removed the member from the rotation; they are debited no more.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_ROTATION_GROUP_DISSOLVED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The group's admin dissolved the group: no cycle runs any more.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_ROTATION_PAYOUT_HELD_FOR_DEBT,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The member's pot is held until they pay what they owe after a dispute.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_ROTATION_PAYOUT_RELEASED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The member's held pot is released.",
     ),
 )

@@ -52,3 +52,20 @@ class PayoutPaused(Message):
 
     cycle_id: UUID = Field(description="The cycle whose payout waits.")
     reason: str = Field(description="Why, e.g. Stripe's error code.")
+
+
+class HoldCyclePayout(Message):
+    """Do not transfer this cycle's pot (now, or when ``pay_cycle`` comes) until it is released:
+    its recipient owes the group after a dispute. Idempotent per cycle."""
+
+    group_id: UUID = Field(description="The group.")
+    cycle_id: UUID = Field(description="The cycle whose pot is held.")
+    recipient_member_id: str = Field(description="The recipient who owes.")
+
+
+class ReleaseCyclePayout(Message):
+    """The recipient's debt is settled or written off: the cycle's pot may be transferred."""
+
+    group_id: UUID = Field(description="The group.")
+    cycle_id: UUID = Field(description="The cycle whose pot is released.")
+    recipient_member_id: str = Field(description="The recipient.")

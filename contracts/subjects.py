@@ -31,10 +31,20 @@ COLLECTIONS_CREATE_REFUND = "collections.cmd.create_refund"
 COLLECTIONS_READ_CHARGE_FEE = "collections.cmd.read_charge_fee"
 COLLECTIONS_CYCLE_STATUS_PREFIX = "collections.evt"
 COLLECTIONS_CYCLE_STATUS_ALL = "collections.evt.*"
+# Collections: the rotation saga (the group across its cycles).
+COLLECTIONS_ROTATION_AWAITING_ADMIN_DECISION = "collections.evt.rotation_awaiting_admin_decision"
+COLLECTIONS_ROTATION_ROUND_RETRIED = "collections.evt.rotation_round_retried"
+COLLECTIONS_ROTATION_MEMBERS_REMOVED = "collections.evt.rotation_members_removed"
+COLLECTIONS_ROTATION_RESUMED = "collections.evt.rotation_resumed"
+COLLECTIONS_ROTATION_DISSOLVED = "collections.evt.rotation_dissolved"
+COLLECTIONS_ROTATION_COMPLETED = "collections.evt.rotation_completed"
+COLLECTIONS_PAYOUT_HELD_FOR_DELINQUENCY = "collections.evt.payout_held_for_delinquency"
 
 # Payouts.
 PAYOUTS_ALL = "payouts.>"
 PAYOUTS_PAY_CYCLE = "payouts.cmd.pay_cycle"
+PAYOUTS_HOLD_CYCLE = "payouts.cmd.hold_cycle"
+PAYOUTS_RELEASE_CYCLE = "payouts.cmd.release_cycle"
 PAYOUTS_CYCLE_PAID = "payouts.evt.cycle_paid"
 PAYOUTS_PAYOUT_PAUSED = "payouts.evt.payout_paused"
 
@@ -57,6 +67,12 @@ NOTIFY_MEMBER_CONTRIBUTION_DEBIT_FAILED_AUTHORISE_AGAIN = (
 NOTIFY_MEMBER_CONTRIBUTION_DEBIT_FAILED_FINAL = "notify.member.contribution_debit_failed_final"
 NOTIFY_MEMBER_CONTRIBUTION_DISPUTED_AMOUNT_OWED = "notify.member.contribution_disputed_amount_owed"
 NOTIFY_MEMBER_CONTRIBUTION_REFUND_FAILED = "notify.member.contribution_refund_failed"
+NOTIFY_MEMBER_ROTATION_ROUND_CANCELLED = "notify.member.rotation_round_cancelled"
+NOTIFY_MEMBER_ROTATION_ROUND_RESCHEDULED = "notify.member.rotation_round_rescheduled"
+NOTIFY_MEMBER_ROTATION_MEMBER_REMOVED = "notify.member.rotation_member_removed"
+NOTIFY_MEMBER_ROTATION_GROUP_DISSOLVED = "notify.member.rotation_group_dissolved"
+NOTIFY_MEMBER_ROTATION_PAYOUT_HELD_FOR_DEBT = "notify.member.rotation_payout_held_for_debt"
+NOTIFY_MEMBER_ROTATION_PAYOUT_RELEASED = "notify.member.rotation_payout_released"
 
 # Dead letters: one subject per consumer that gave up.
 DEADLETTER_PREFIX = "deadletter"

@@ -154,8 +154,10 @@ class LedgerEntryView(BaseModel):
         "refund-failed, dispute-opened, dispute-fee, dispute-won, refund-after-dispute, "
         "payout-requested, cycle-paid or write-off."
     )
-    cycle_id: UUID
-    cycle_number: int
+    cycle_id: UUID = Field(description="The cycle it belongs to; the group's id for the group as a whole.")
+    cycle_number: int | None = Field(
+        description="Its cycle's number; null for the group as a whole (a write-off)."
+    )
     account: str = Field(description="kind:key, as in balances.")
     amount: int = Field(description="In cents; the entries of one reference add up to zero.")
     currency: str

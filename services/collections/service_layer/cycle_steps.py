@@ -16,6 +16,7 @@ from services.collections.calendar import BecsBusinessCalendar
 from services.collections.domain.cycle import CycleState
 from services.collections.domain.messages import SagaMessage
 from services.collections.domain.saga import decide
+from services.collections.service_layer import rotation_steps
 from services.collections.service_layer.outgoing import send
 from services.collections.service_layer.stripe_reports import saga_message
 from services.collections.store import ledger, parked_events
@@ -44,6 +45,8 @@ async def apply_to_cycle(
     await ledger.post(session, cycle_id, decision.postings, now)
     for command in decision.commands:
         await send(session, decision.new_state, command, now, cause)
+    # The group's rotation hears the cycle's news in this same transaction (see ``rotation_steps``).
+    await rotation_steps.cycle_step_taken(session, stored.state, decision, now, cause)
     await _apply_parked_events(session, stored.state, decision.new_state, now)
     return True
 

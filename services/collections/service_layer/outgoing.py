@@ -56,10 +56,6 @@ def message_id_for(purpose: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"rosca:collections:{purpose}")
 
 
-def start_cycle_timer_id(cycle_id: UUID) -> str:
-    return f"cycle:{cycle_id}:start"
-
-
 async def send(
     session: AsyncSession, state: CycleState, command: Command, now: datetime, cause: UUID | None
 ) -> None:

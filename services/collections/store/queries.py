@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.onboarding import GroupActivated
 from services.collections.domain.cycle import CycleState, CycleStatus
 from services.collections.store.cycles import state_of
+from services.collections.store.rotation_state import DROPPED
 from services.collections.store.tables import (
     contributions,
     cycles,
@@ -38,19 +39,26 @@ class StoredCycleView:
 
 async def cycles_of_group(session: AsyncSession, group_id: UUID) -> list[StoredCycleView]:
     rows = await session.execute(
-        select(cycles.c.state, cycles.c.status_since)
-        .where(cycles.c.group_id == group_id)
-        .order_by(cycles.c.cycle_number)
+        select(cycles.c.cycle_number, cycles.c.state, cycles.c.status_since)
+        .where(cycles.c.group_id == group_id, cycles.c.status != DROPPED)
+        .order_by(cycles.c.cycle_number, cycles.c.starts_on)
     )
-    return [StoredCycleView(state_of(row.state), row.status_since) for row in rows]
+    # Of a cycle number's rounds (a retried round runs it again, later), the latest stands for it.
+    latest = {row.cycle_number: StoredCycleView(state_of(row.state), row.status_since) for row in rows}
+    return list(latest.values())
 
 
 async def cycle_of_group(session: AsyncSession, group_id: UUID, cycle_number: int) -> StoredCycleView | None:
     row = (
         await session.execute(
-            select(cycles.c.state, cycles.c.status_since).where(
-                cycles.c.group_id == group_id, cycles.c.cycle_number == cycle_number
+            select(cycles.c.state, cycles.c.status_since)
+            .where(
+                cycles.c.group_id == group_id,
+                cycles.c.cycle_number == cycle_number,
+                cycles.c.status != DROPPED,
             )
+            .order_by(cycles.c.starts_on.desc())
+            .limit(1)
         )
     ).first()
     return StoredCycleView(state_of(row.state), row.status_since) if row else None
@@ -85,7 +93,8 @@ class LedgerEntryRow:
     entry_id: int
     reference: str
     cycle_id: UUID
-    cycle_number: int
+    # None for a transaction of the group as a whole (a write-off is filed under the group's id).
+    cycle_number: int | None
     account_kind: str
     account_key: str
     amount: int
@@ -111,8 +120,8 @@ async def ledger_entries_of_group(
             ledger_transactions.c.posted_at,
         )
         .join(ledger_transactions, ledger_transactions.c.reference == ledger_entries.c.reference)
-        .join(cycles, cycles.c.cycle_id == ledger_transactions.c.cycle_id)
-        .where(cycles.c.group_id == group_id)
+        .outerjoin(cycles, cycles.c.cycle_id == ledger_transactions.c.cycle_id)
+        .where(_of_group(group_id))
         .order_by(ledger_entries.c.entry_id)
         .limit(limit)
     )
@@ -129,14 +138,19 @@ class BalanceRow:
     balance: int
 
 
+def _of_group(group_id: UUID) -> ColumnElement[bool]:
+    """A ledger transaction of one of the group's cycles, or of the group as a whole (a write-off)."""
+    return or_(cycles.c.group_id == group_id, ledger_transactions.c.cycle_id == group_id)
+
+
 async def ledger_balances_of_group(session: AsyncSession, group_id: UUID) -> list[BalanceRow]:
     """Every account the group's cycles touched, with what the group's entries leave in it."""
     total = func.sum(ledger_entries.c.amount)
     rows = await session.execute(
         select(ledger_entries.c.account_kind, ledger_entries.c.account_key, ledger_entries.c.currency, total)
         .join(ledger_transactions, ledger_transactions.c.reference == ledger_entries.c.reference)
-        .join(cycles, cycles.c.cycle_id == ledger_transactions.c.cycle_id)
-        .where(cycles.c.group_id == group_id)
+        .outerjoin(cycles, cycles.c.cycle_id == ledger_transactions.c.cycle_id)
+        .where(_of_group(group_id))
         .group_by(ledger_entries.c.account_kind, ledger_entries.c.account_key, ledger_entries.c.currency)
         .order_by(ledger_entries.c.account_kind, ledger_entries.c.account_key, ledger_entries.c.currency)
     )

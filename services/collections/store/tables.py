@@ -18,7 +18,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    UniqueConstraint,
     Uuid,
     text,
 )
@@ -34,6 +33,11 @@ rotations = Table(
     Column("activation", JSONB, nullable=False),
     Column("activated_at", DateTime(timezone=True), nullable=False),
     Column("stored_at", DateTime(timezone=True), nullable=False),
+    # The rotation saga's state, saved as a cycle's is (version checked, row locked while deciding);
+    # null for a group activated before the rotation saga ran.
+    Column("state", JSONB),
+    Column("version", Integer),
+    Column("updated_at", DateTime(timezone=True)),
 )
 
 cycles = Table(
@@ -51,7 +55,8 @@ cycles = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # When the cycle entered ``status``: how long it has waited there (the operator's stuck view).
     Column("status_since", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("group_id", "cycle_number"),
+    # Not unique: a retried round runs the same cycle number again under a new cycle id.
+    Index("cycles_by_group", "group_id", "cycle_number"),
     Index("cycles_unfinished", "status", "status_since"),
 )
 

@@ -167,11 +167,23 @@ class Stack:
         return await self.published(PAYOUTS.name, subjects.PAYOUTS_PAY_CYCLE)
 
     async def cycle_facts(self, cycle_id: UUID) -> list[str]:
+        """The cycle saga's status facts of the cycle (not the rotation's facts that name it)."""
         facts = await self.published(COLLECTIONS.name)
         return [
             f["subject"]
             for f in facts
-            if f["subject"].startswith("collections.evt.") and f["cycle_id"] == str(cycle_id)
+            if f["subject"].startswith("collections.evt.cycle_") and f["cycle_id"] == str(cycle_id)
+        ]
+
+    async def rotation_facts(self, group_id: UUID) -> list[dict[str, Any]]:
+        """The rotation saga's facts of the group, oldest first."""
+        facts = await self.published(COLLECTIONS.name)
+        return [
+            f
+            for f in facts
+            if f["subject"].startswith("collections.evt.")
+            and not f["subject"].startswith("collections.evt.cycle_")
+            and f["group_id"] == str(group_id)
         ]
 
     async def cycle_status(self, cycle_id: UUID) -> str | None:
