@@ -17,6 +17,7 @@ from contracts.onboarding import GroupActivated
 from services.collections.domain.contribution import IN_POT, Contribution, ContributionStatus
 from services.collections.domain.cycle import CycleState, CycleStatus
 from services.collections.domain.ledger_steps import step_of
+from services.collections.domain.rotation_state import RotationStatus
 from services.collections.routes.access import documented_errors, group_of_member
 from services.collections.store import queries
 from services.runtime.errors import ApiError
@@ -85,8 +86,8 @@ class RotationView(BaseModel):
     group_id: UUID
     name: str
     status: str = Field(
-        description="not_started (no cycle started yet), running, or finished (every cycle "
-        "completed or cancelled)."
+        description="not_started (no cycle started yet), running, awaiting_admin_decision (a round "
+        "was cancelled at its deadline), completed (every member received once) or dissolved."
     )
     admin_member_id: str = Field(description="The group's admin.")
     contribution_amount: int = Field(description="What each member pays each cycle, in cents.")
@@ -182,11 +183,12 @@ async def get_rotation(group_id: GroupId, caller: CallerDep, runtime: RuntimeDep
     async with runtime.database.transaction() as session:
         activation = await group_of_member(session, group_id, caller)
         stored = await queries.cycles_of_group(session, group_id)
+        rotation = await queries.rotation_status_of(session, group_id)
     states = [cycle.state for cycle in stored]
     return RotationView(
         group_id=activation.group_id,
         name=activation.name,
-        status=_rotation_status(states),
+        status=_rotation_status(rotation, states),
         admin_member_id=activation.admin_member_id,
         contribution_amount=activation.contribution_amount,
         currency=activation.currency,
@@ -200,10 +202,9 @@ async def get_rotation(group_id: GroupId, caller: CallerDep, runtime: RuntimeDep
     )
 
 
-def _rotation_status(states: list[CycleState]) -> str:
-    finished = {CycleStatus.COMPLETED, CycleStatus.CANCELLED}
-    if states and all(state.status in finished for state in states):
-        return "finished"
+def _rotation_status(rotation: RotationStatus | None, states: list[CycleState]) -> str:
+    if rotation is not None and rotation is not RotationStatus.RUNNING:
+        return rotation.value  # awaiting_admin_decision, completed or dissolved: the rotation saga's word
     if all(state.status is CycleStatus.SCHEDULED for state in states):
         return "not_started"
     return "running"

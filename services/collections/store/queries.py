@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.onboarding import GroupActivated
 from services.collections.domain.cycle import CycleState, CycleStatus
+from services.collections.domain.rotation_state import RotationStatus
 from services.collections.store.cycles import state_of
 from services.collections.store.rotation_state import DROPPED
+from services.collections.store.rotation_state import state_of as rotation_state_of
 from services.collections.store.tables import (
     contributions,
     cycles,
@@ -29,6 +31,14 @@ async def activation_of(session: AsyncSession, group_id: UUID) -> GroupActivated
     """The group's activation as collections received it (members, admin, terms); None if unknown."""
     document = await session.scalar(select(rotations.c.activation).where(rotations.c.group_id == group_id))
     return GroupActivated.model_validate(document) if document is not None else None
+
+
+async def rotation_status_of(session: AsyncSession, group_id: UUID) -> RotationStatus | None:
+    """Where the rotation saga has the group (read, not locked); None before it held a state."""
+    document = (
+        await session.execute(select(rotations.c.state).where(rotations.c.group_id == group_id))
+    ).scalar_one_or_none()
+    return rotation_state_of(document).status if document is not None else None
 
 
 @dataclass(frozen=True)
