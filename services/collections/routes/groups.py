@@ -17,7 +17,7 @@ from contracts.onboarding import GroupActivated
 from services.collections.domain.contribution import IN_POT, Contribution, ContributionStatus
 from services.collections.domain.cycle import CycleState, CycleStatus
 from services.collections.domain.ledger_steps import step_of
-from services.collections.domain.rotation_state import RotationStatus
+from services.collections.domain.rotation_state import CycleProgress, RotationState, RotationStatus
 from services.collections.routes.access import documented_errors, group_of_member
 from services.collections.store import queries
 from services.runtime.errors import ApiError
@@ -183,7 +183,7 @@ async def get_rotation(group_id: GroupId, caller: CallerDep, runtime: RuntimeDep
     async with runtime.database.transaction() as session:
         activation = await group_of_member(session, group_id, caller)
         stored = await queries.cycles_of_group(session, group_id)
-        rotation = await queries.rotation_status_of(session, group_id)
+        rotation = await queries.rotation_of(session, group_id)
     states = [cycle.state for cycle in stored]
     return RotationView(
         group_id=activation.group_id,
@@ -202,12 +202,14 @@ async def get_rotation(group_id: GroupId, caller: CallerDep, runtime: RuntimeDep
     )
 
 
-def _rotation_status(rotation: RotationStatus | None, states: list[CycleState]) -> str:
-    if rotation is not None and rotation is not RotationStatus.RUNNING:
-        return rotation.value  # awaiting_admin_decision, completed or dissolved: the rotation saga's word
-    if all(state.status is CycleStatus.SCHEDULED for state in states):
-        return "not_started"
-    return "running"
+def _rotation_status(rotation: RotationState | None, states: list[CycleState]) -> str:
+    if rotation is None:  # activated before the rotation saga kept a state
+        return "not_started" if all(state.status is CycleStatus.SCHEDULED for state in states) else "running"
+    if rotation.status is not RotationStatus.RUNNING:
+        return rotation.status.value  # awaiting_admin_decision, completed or dissolved
+    # Any round that ever started (a cancelled and retried one too) means the rotation has begun.
+    started = any(cycle.progress is not CycleProgress.PLANNED for cycle in rotation.cycles)
+    return "running" if started else "not_started"
 
 
 @router.get(

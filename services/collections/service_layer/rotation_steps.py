@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 class UnknownRotationError(Exception):
     """The group has no rotation here (never activated, or activated before the rotation saga)."""
 
+    kind = "rotation_not_found"
+
 
 async def cycle_step_taken(
     session: AsyncSession, before: CycleState, decision: Decision, now: datetime, cause: UUID | None

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.onboarding import GroupActivated
 from services.collections.domain.cycle import CycleState, CycleStatus
-from services.collections.domain.rotation_state import RotationStatus
+from services.collections.domain.rotation_state import RotationState
 from services.collections.store.cycles import state_of
 from services.collections.store.rotation_state import DROPPED
 from services.collections.store.rotation_state import state_of as rotation_state_of
@@ -33,12 +33,12 @@ async def activation_of(session: AsyncSession, group_id: UUID) -> GroupActivated
     return GroupActivated.model_validate(document) if document is not None else None
 
 
-async def rotation_status_of(session: AsyncSession, group_id: UUID) -> RotationStatus | None:
-    """Where the rotation saga has the group (read, not locked); None before it held a state."""
+async def rotation_of(session: AsyncSession, group_id: UUID) -> RotationState | None:
+    """The rotation saga's state of the group (read, not locked); None before it held one."""
     document = (
         await session.execute(select(rotations.c.state).where(rotations.c.group_id == group_id))
     ).scalar_one_or_none()
-    return rotation_state_of(document).status if document is not None else None
+    return rotation_state_of(document) if document is not None else None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from tests.integration.collections.support import (
     group_activated,
     member_with_mandate,
 )
+from tests.integration.collections.test_collections_rotation import cancel_at_deadline
 
 pytestmark = pytest.mark.integration
 
@@ -61,6 +62,14 @@ class Api:
             token = mint_token(settings, member_id, lifetime=timedelta(hours=1), issued_at=datetime.now(UTC))
             headers["Authorization"] = f"Bearer {token}"
         answer = await self.http.get(path, headers=headers, params=params)
+        assert answer.status_code == expect, f"{path}: {answer.status_code} {answer.text}"
+        return answer.json()
+
+    async def member_posts(self, member_id: str, path: str, body: Any, expect: int = 200) -> Any:
+        settings = self._runtime().settings
+        assert isinstance(settings, CollectionsSettings)
+        token = mint_token(settings, member_id, lifetime=timedelta(hours=1), issued_at=datetime.now(UTC))
+        answer = await self.http.post(path, headers={"Authorization": f"Bearer {token}"}, json=body)
         assert answer.status_code == expect, f"{path}: {answer.status_code} {answer.text}"
         return answer.json()
 
@@ -335,3 +344,36 @@ async def test_the_stuck_cycle_view_is_closed_while_no_operator_token_is_set(sta
     async with Api(stack) as api:
         refused = await api.operator("/operator/stuck-cycles", expect=503)
     assert refused["error"]["type"] == "operator_token_not_configured"
+
+
+async def test_only_the_admin_decides_after_a_cancelled_round_and_a_repeated_decision_changes_nothing(
+    api_stack: Stack, api: Api
+) -> None:
+    stack = api_stack
+    activation, plans = await activated_group(stack, SUCCEEDS, SUCCEEDS)
+    admin, other = (m.member_id for m in sorted(activation.members, key=lambda m: m.position))
+    group = activation.group_id
+    decisions = f"/groups/{group}/decisions"
+    retry = {"decision": "retry_round", "cycle_id": str(plans[0].cycle_id)}
+
+    early = await api.member_posts(admin, decisions, retry, expect=409)
+    assert early["error"]["type"] == "decision_not_expected"
+
+    await api.move_clock_to(plans[0].start_at)
+    await cancel_at_deadline(stack, plans[0].cycle_id, await start_first_cycle(stack, plans[0]))
+    assert (await api.member(admin, f"/groups/{group}/rotation"))["status"] == "awaiting_admin_decision"
+
+    assert (await api.member_posts("stranger", decisions, retry, expect=404))["error"]["type"] == (
+        "group_not_found"
+    )
+    assert (await api.member_posts(other, decisions, retry, expect=403))["error"]["type"] == "not_group_admin"
+    unknown = await api.member_posts(admin, decisions, {**retry, "recipient": other}, expect=422)
+    assert [p["field"] for p in unknown["error"]["problems"]] == ["body.retry_round.recipient"]
+    past = await api.member_posts(admin, decisions, {**retry, "start_on": "2020-01-01"}, expect=422)
+    assert past["error"]["type"] == "invalid_decision"
+    assert (await api.member(admin, f"/groups/{group}/rotation"))["status"] == "awaiting_admin_decision"
+
+    first = await api.member_posts(admin, decisions, retry)
+    assert first["status"] == "running"
+    assert await api.member_posts(admin, decisions, retry) == first
+    assert (await api.member(other, f"/groups/{group}/rotation"))["status"] == "running"

@@ -159,7 +159,9 @@ async def test_a_cancelled_round_holds_the_rotation_until_the_admin_retries_it(s
 
     assert await rotation_status(stack, group_id) == "awaiting_admin_decision"
     async with stack.database.transaction() as session:  # as the rotation view reads it, unlocked
-        assert await queries.rotation_status_of(session, group_id) == "awaiting_admin_decision"
+        held = await queries.rotation_of(session, group_id)
+    assert held is not None
+    assert held.status == "awaiting_admin_decision"
     (awaiting,) = await facts_named(stack, group_id, "rotation_awaiting_admin_decision")
     assert awaiting["cycle_id"] == str(first.cycle_id)
     assert await cancelled_starts(stack) == {start_timer_id(second.cycle_id, 0)}
