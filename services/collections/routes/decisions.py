@@ -33,7 +33,7 @@ GroupId = Annotated[UUID, Path(description="The group's id.")]
 _STRICT = ConfigDict(extra="forbid")
 
 
-class RetryRound(BaseModel):
+class RetryRoundRequest(BaseModel):
     model_config = _STRICT
     decision: Literal["retry_round"]
     cycle_id: UUID = Field(description="The cancelled cycle whose round runs again, same recipient.")
@@ -43,7 +43,7 @@ class RetryRound(BaseModel):
     )
 
 
-class RemoveMembers(BaseModel):
+class RemoveMembersRequest(BaseModel):
     model_config = _STRICT
     decision: Literal["remove_members"]
     cycle_id: UUID = Field(description="The cancelled cycle the members defaulted in.")
@@ -53,13 +53,15 @@ class RemoveMembers(BaseModel):
     )
 
 
-class Dissolve(BaseModel):
+class DissolveRequest(BaseModel):
     model_config = _STRICT
     decision: Literal["dissolve"]
     cycle_id: UUID = Field(description="The cancelled cycle the rotation waits on.")
 
 
-Decision = Annotated[RetryRound | RemoveMembers | Dissolve, Field(discriminator="decision")]
+Decision = Annotated[
+    RetryRoundRequest | RemoveMembersRequest | DissolveRequest, Field(discriminator="decision")
+]
 
 
 class RotationAnswer(BaseModel):
@@ -90,7 +92,7 @@ async def decide(
     async with runtime.database.transaction() as session:
         await group_of_member(session, group_id, caller)
         match decision:
-            case RetryRound():
+            case RetryRoundRequest():
                 state = await rotation_decisions.retry_round(
                     session,
                     group_id,
@@ -99,7 +101,7 @@ async def decide(
                     now=now,
                     start_on=decision.start_on,
                 )
-            case RemoveMembers():
+            case RemoveMembersRequest():
                 state = await rotation_decisions.remove_members(
                     session,
                     group_id,
@@ -109,7 +111,7 @@ async def decide(
                     now=now,
                     start_on=decision.start_on,
                 )
-            case Dissolve():
+            case DissolveRequest():
                 state = await rotation_decisions.dissolve(
                     session, group_id, decision.cycle_id, decided_by=caller.member_id, now=now
                 )
