@@ -146,7 +146,7 @@ async def _collections_stack(
         if hears_stripe:
             services.enter_context(_gateway(sim, nats_server, postgres_admin_url, namespace))
         service = services.enter_context(serving(create_app(settings), settings.http_port))
-        yield Stack(sim, service, js, namespace, database)
+        yield Stack(sim, js, namespace, database, service=service)
         await database.dispose()
     await client.close()
 
