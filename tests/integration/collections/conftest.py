@@ -39,6 +39,22 @@ def sim() -> Iterator[RunningSimulator]:
     running.stop()
 
 
+# Stripe's webhooks under fire: half of them delivered twice, each up to 4 s late (so reordered);
+# the same faults every run.
+WEBHOOK_FAULTS = {
+    "fault_seed": 12,
+    "fault_duplicate_percent": 50.0,
+    "fault_out_of_order_window_seconds": 4.0,
+}
+
+
+@pytest.fixture(scope="package")
+def faulty_sim() -> Iterator[RunningSimulator]:
+    running = start_simulator(**WEBHOOK_FAULTS)
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 async def stack(
     sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
@@ -52,6 +68,15 @@ async def heard_stack(
     sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
 ) -> AsyncIterator[Stack]:
     async with _collections_stack(sim, nats_server, postgres_admin_url, hears_stripe=True) as running:
+        yield running
+
+
+@pytest.fixture
+async def faulty_heard_stack(
+    faulty_sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> AsyncIterator[Stack]:
+    """As ``heard_stack``, behind a simulator with ``WEBHOOK_FAULTS``."""
+    async with _collections_stack(faulty_sim, nats_server, postgres_admin_url, hears_stripe=True) as running:
         yield running
 
 
