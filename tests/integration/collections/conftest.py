@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from typing import Any
 
 import nats
 import pytest
@@ -41,7 +42,7 @@ def sim() -> Iterator[RunningSimulator]:
 
 # Stripe's webhooks under fire: half of them delivered twice, each up to 4 s late (so reordered);
 # the same faults every run.
-WEBHOOK_FAULTS = {
+WEBHOOK_FAULTS: dict[str, Any] = {
     "fault_seed": 12,
     "fault_duplicate_percent": 50.0,
     "fault_out_of_order_window_seconds": 4.0,

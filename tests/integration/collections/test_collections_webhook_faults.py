@@ -74,14 +74,20 @@ async def completed_cycle(stack: Stack, *, dropped_connection_percent: float = 0
     activation = group_activated(members, amount=AMOUNT)
     plan = plan_rotation(activation, BecsBusinessCalendar())[0]
     await stack.publish(subjects.ONBOARDING_GROUP_ACTIVATED, activation)
-    await eventually(lambda: _timer_of(stack, plan), "the first cycle's start is scheduled")
+    await eventually(lambda: _scheduled(stack, plan), "the first cycle's start is scheduled")
+    timer = await _timer_of(stack, plan)
+    assert timer is not None
     stack.sim.faults(dropped_connection_percent=dropped_connection_percent)
     try:
-        await stack.fire_timer(await _timer_of(stack, plan))
+        await stack.fire_timer(timer)
         await _run_to_completion(stack, plan)
     finally:
         stack.sim.faults(dropped_connection_percent=0)
     return await outcome_of(stack, plan)
+
+
+async def _scheduled(stack: Stack, plan: CyclePlan) -> bool:
+    return await _timer_of(stack, plan) is not None
 
 
 async def _timer_of(stack: Stack, plan: CyclePlan) -> dict[str, Any] | None:
