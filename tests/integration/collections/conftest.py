@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from typing import Any
 
 import nats
 import pytest
@@ -39,6 +40,22 @@ def sim() -> Iterator[RunningSimulator]:
     running.stop()
 
 
+# Stripe's webhooks under fire: half of them delivered twice, each up to 4 s late (so reordered);
+# the same faults every run.
+WEBHOOK_FAULTS: dict[str, Any] = {
+    "fault_seed": 12,
+    "fault_duplicate_percent": 50.0,
+    "fault_out_of_order_window_seconds": 4.0,
+}
+
+
+@pytest.fixture(scope="package")
+def faulty_sim() -> Iterator[RunningSimulator]:
+    running = start_simulator(**WEBHOOK_FAULTS)
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 async def stack(
     sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
@@ -52,6 +69,15 @@ async def heard_stack(
     sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
 ) -> AsyncIterator[Stack]:
     async with _collections_stack(sim, nats_server, postgres_admin_url, hears_stripe=True) as running:
+        yield running
+
+
+@pytest.fixture
+async def faulty_heard_stack(
+    faulty_sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> AsyncIterator[Stack]:
+    """As ``heard_stack``, behind a simulator with ``WEBHOOK_FAULTS``."""
+    async with _collections_stack(faulty_sim, nats_server, postgres_admin_url, hears_stripe=True) as running:
         yield running
 
 
@@ -146,7 +172,7 @@ async def _collections_stack(
         if hears_stripe:
             services.enter_context(_gateway(sim, nats_server, postgres_admin_url, namespace))
         service = services.enter_context(serving(create_app(settings), settings.http_port))
-        yield Stack(sim, service, js, namespace, database)
+        yield Stack(sim, js, namespace, database, service=service)
         await database.dispose()
     await client.close()
 

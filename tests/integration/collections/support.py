@@ -68,9 +68,11 @@ def collections_settings(
 
 
 @dataclass
-class Stack:
+class Wiring:
+    """What a test needs to talk to a collections service and look into it, wherever it runs
+    (in this process, or as its own OS process)."""
+
     sim: RunningSimulator
-    service: ServedInThread
     js: JetStreamContext
     namespace: str
     database: Database
@@ -208,6 +210,13 @@ class Stack:
                 select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
             )
         return not waiting
+
+
+@dataclass
+class Stack(Wiring):
+    """The service served in a thread of this process."""
+
+    service: ServedInThread
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20.0) -> None:
