@@ -305,6 +305,13 @@ def _stop(process: subprocess.Popen[bytes], what: str, log: Path) -> None:
 # What happened.
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def count(database: Database, query: Any) -> int:
     async with database.transaction() as session:
         return int(await session.scalar(query) or 0)
@@ -329,8 +336,8 @@ def duplicate_payment_intents(simulator: Simulator) -> tuple[int, int]:
     )
     seen: Counter[tuple[str, str]] = Counter()
     for intent in client.v1.payment_intents.list({"limit": 100}).auto_paging_iter():
-        metadata = intent.metadata or {}
-        seen[(metadata.get("contribution_id", ""), metadata.get("attempt", ""))] += 1
+        metadata = intent.to_dict().get("metadata") or {}
+        seen[(str(metadata.get("contribution_id", "")), str(metadata.get("attempt", "")))] += 1
     return sum(seen.values()), sum(n - 1 for n in seen.values() if n > 1)
 
 
@@ -361,6 +368,7 @@ async def measure(nats_url: str, database_url: str, options: argparse.Namespace)
         )
 
         simulator.rate_limit(options.simulator_rate_limit)
+        cpu_before = cpu_seconds(service.process.pid), cpu_seconds(simulator.process.pid)
         started = time.time()
         await publish_all(js, subjects.COLLECTIONS_START_CYCLE, [start_command(plan) for plan in plans])
         recorded, last_change = 0, time.monotonic()
@@ -370,6 +378,8 @@ async def measure(nats_url: str, database_url: str, options: argparse.Namespace)
             if now_recorded != recorded:
                 recorded, last_change = now_recorded, time.monotonic()
         finished = time.time()
+        service_cpu = cpu_seconds(service.process.pid) - cpu_before[0]
+        simulator_cpu = cpu_seconds(simulator.process.pid) - cpu_before[1]
         simulator.rate_limit(0)  # listing the books below is not part of the budget
 
         requests = [r for r in simulator.requests() if r[0] >= started]
@@ -387,6 +397,11 @@ async def measure(nats_url: str, database_url: str, options: argparse.Namespace)
             f"from {first - started:.2f} s to {last - started:.2f} s: "
             f"{len(requests) / window:,.1f} requests/s = {len(requests) / (BUDGET * window):.1%} of the "
             f"{BUDGET:.0f}/s budget"
+        )
+        print(
+            f"CPU while starting: collections process {service_cpu:.1f} s "
+            f"({service_cpu / max(recorded, 1) * 1000:.1f} ms per debit), simulator process "
+            f"{simulator_cpu:.1f} s ({simulator_cpu / max(len(requests), 1) * 1000:.1f} ms per request)"
         )
         retried = service.metric("rosca_messages_handled_total", consumer=DEBIT_CONSUMER, outcome="retried")
         dead = service.metric(
