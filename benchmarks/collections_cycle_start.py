@@ -59,9 +59,10 @@ from contracts.onboarding import ActivatedMember, GroupActivated, GroupPolicy
 from contracts.streams import DEADLETTER
 from rosca.stack.ports import free_port
 from services.collections.domain.rotation import CyclePlan, plan_rotation
+from services.collections.domain.rotation_schedule import start_timer_id
 from services.collections.main import DEFINITION
 from services.collections.service_layer.cycle_steps import BUSINESS_DAYS
-from services.collections.service_layer.outgoing import message_id_for, start_cycle_timer_id
+from services.collections.service_layer.outgoing import message_id_for
 from services.collections.store.tables import debit_attempts, rotations
 from services.runtime.db import Database
 from services.runtime.migrations import upgrade_to_head
@@ -221,7 +222,7 @@ def start_command(plan: CyclePlan) -> StartCycle:
     return StartCycle(
         occurred_at=datetime.now(UTC),
         correlation_id=str(plan.cycle_id),
-        message_id=message_id_for(start_cycle_timer_id(plan.cycle_id)),
+        message_id=message_id_for(start_timer_id(plan.cycle_id, 0)),
         group_id=plan.group_id,
         cycle_id=plan.cycle_id,
         cycle_number=plan.cycle_number,

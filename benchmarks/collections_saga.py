@@ -52,10 +52,11 @@ from contracts.streams import DEADLETTER, STRIPE
 from contracts.stripe_events import StripeEventReceived
 from rosca.stack.ports import free_port
 from services.collections.domain.rotation import CyclePlan, plan_rotation
+from services.collections.domain.rotation_schedule import start_timer_id
 from services.collections.main import DEFINITION
 from services.collections.service_layer import rotations
 from services.collections.service_layer.cycle_steps import BUSINESS_DAYS
-from services.collections.service_layer.outgoing import message_id_for, start_cycle_timer_id
+from services.collections.service_layer.outgoing import message_id_for
 from services.collections.store.tables import contributions, cycles, ledger_transactions
 from services.runtime.clock import SystemClock
 from services.runtime.consumer import (
@@ -134,7 +135,7 @@ def start_command(plan: CyclePlan) -> StartCycle:
     return StartCycle(
         occurred_at=datetime.now(UTC),
         correlation_id=str(plan.cycle_id),
-        message_id=message_id_for(start_cycle_timer_id(plan.cycle_id)),
+        message_id=message_id_for(start_timer_id(plan.cycle_id, 0)),
         group_id=plan.group_id,
         cycle_id=plan.cycle_id,
         cycle_number=plan.cycle_number,
