@@ -93,10 +93,31 @@ def _plan_cycle(
     recipient: ActivatedMember,
     business_days: BusinessCalendar,
 ) -> CyclePlan:
-    zone = ZoneInfo(activation.timezone)
     cycle_number = recipient.position
-    cycle_id = cycle_id_for(activation.group_id, cycle_number)
-    nominal = nominal_cycle_date(activation.start_date, activation.cadence, cycle_number)
+    return plan_cycle(
+        activation,
+        cycle_id=cycle_id_for(activation.group_id, cycle_number),
+        cycle_number=cycle_number,
+        recipient=recipient,
+        members=members,
+        nominal=nominal_cycle_date(activation.start_date, activation.cadence, cycle_number),
+        business_days=business_days,
+    )
+
+
+def plan_cycle(
+    activation: GroupActivated,
+    *,
+    cycle_id: UUID,
+    cycle_number: int,
+    recipient: ActivatedMember,
+    members: tuple[ActivatedMember, ...],
+    nominal: date,
+    business_days: BusinessCalendar,
+) -> CyclePlan:
+    """One cycle on ``nominal`` (rolled to a BECS business day), paid into by ``members``; its
+    deadline the group's collection window later, passing at the end of that day in its zone."""
+    zone = ZoneInfo(activation.timezone)
     starts_on = business_days.add_business_days(nominal, 0)
     deadline_on = business_days.add_business_days(
         starts_on, activation.policy.collection_window_business_days

@@ -1,20 +1,17 @@
 """Plans of cycles made after activation: a new round of a cycle, or a held cycle moved to new
 dates or left with fewer members; and the ids of their start timers."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Final
 from uuid import UUID, uuid5
-from zoneinfo import ZoneInfo
 
 from contracts.onboarding import ActivatedMember, GroupActivated
 from services.collections.domain.business_days import BusinessCalendar
 from services.collections.domain.rotation import (
-    DEBIT_SUBMISSION_TIME,
     CyclePlan,
-    PlannedContribution,
-    contribution_id_for,
     cycle_id_for,
     nominal_cycle_date,
+    plan_cycle,
 )
 
 _ROUND_NAMESPACE: Final = UUID("3d1f6b2e-8a4c-5e70-9b13-2c6a4f8e0d59")
@@ -58,28 +55,14 @@ def replan_cycle(
 ) -> CyclePlan:
     """A cycle as ``rotation.plan_rotation`` plans one, on ``nominal`` (rolled to a business day),
     paid into by ``members``: the contribution stays the same, so fewer members make a smaller pot."""
-    zone = ZoneInfo(activation.timezone)
-    starts_on = business_days.add_business_days(nominal, 0)
-    deadline_on = business_days.add_business_days(
-        starts_on, activation.policy.collection_window_business_days
-    )
-    return CyclePlan(
-        group_id=activation.group_id,
+    return plan_cycle(
+        activation,
         cycle_id=cycle_id,
         cycle_number=cycle_number,
         recipient=recipient,
-        contributions=tuple(
-            PlannedContribution(contribution_id_for(cycle_id, member.member_id), member) for member in members
-        ),
-        contribution_amount=activation.contribution_amount,
-        currency=activation.currency,
-        policy=activation.policy,
-        timezone=activation.timezone,
-        nominal_date=nominal,
-        starts_on=starts_on,
-        start_at=datetime.combine(starts_on, DEBIT_SUBMISSION_TIME, zone),
-        deadline_on=deadline_on,
-        deadline_at=datetime.combine(deadline_on + timedelta(days=1), time(0, 0), zone),
+        members=members,
+        nominal=nominal,
+        business_days=business_days,
     )
 
 
