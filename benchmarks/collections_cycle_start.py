@@ -43,7 +43,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import httpx
 import nats
@@ -51,18 +50,16 @@ import stripe
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
 
+from benchmarks.collections_groups import activation_of, cpu_seconds, start_command
 from benchmarks.http_client import Connection
 from contracts import subjects
-from contracts.collections import StartCycle
 from contracts.messages import Message
-from contracts.onboarding import ActivatedMember, GroupActivated, GroupPolicy
+from contracts.onboarding import ActivatedMember, GroupActivated
 from contracts.streams import DEADLETTER
 from rosca.stack.ports import free_port
-from services.collections.domain.rotation import CyclePlan, plan_rotation
-from services.collections.domain.rotation_schedule import start_timer_id
+from services.collections.domain.rotation import plan_rotation
 from services.collections.main import DEFINITION
 from services.collections.service_layer.cycle_steps import BUSINESS_DAYS
-from services.collections.service_layer.outgoing import message_id_for
 from services.collections.store.tables import debit_attempts, rotations
 from services.runtime.db import Database
 from services.runtime.migrations import upgrade_to_head
@@ -75,10 +72,6 @@ NAMESPACE = "benchstart"
 NAMES = Namespace(NAMESPACE)
 API_KEY = "sk_test_benchmark"
 BUDGET = 100.0
-AMOUNT = 5_000
-POLICY = GroupPolicy(
-    attempt_limit=3, retry_spacing_business_days=1, collection_window_business_days=10, platform_fee_bps=100
-)
 DEBIT_CONSUMER = "collections-create-payment-intent"
 SEEDING_CONNECTIONS = 16
 STALL_SECONDS = 120.0  # no new debit recorded for this long: stop waiting and report what happened
@@ -187,46 +180,14 @@ async def members_with_mandates(simulator: Simulator, count: int) -> list[Activa
 
 
 def activations(members: list[ActivatedMember], size: int) -> list[GroupActivated]:
-    groups = []
     now = datetime.now(UTC)
-    for first in range(0, len(members) - size + 1, size):
-        chosen = [
-            m.model_copy(update={"position": p}) for p, m in enumerate(members[first : first + size], 1)
-        ]
-        group_id = uuid.uuid4()
-        groups.append(
-            GroupActivated(
-                occurred_at=now,
-                correlation_id=str(group_id),
-                group_id=group_id,
-                name="Benchmark circle",
-                admin_member_id=chosen[0].member_id,
-                contribution_amount=AMOUNT,
-                currency="aud",
-                cadence="fortnightly",
-                start_date=now.astimezone(ZoneInfo("Australia/Sydney")).date(),
-                timezone="Australia/Sydney",
-                size=size,
-                policy=POLICY,
-                payout_order_method="fixed",
-                draw=None,
-                members=chosen,
-                activated_at=now,
-            )
+    return [
+        activation_of(
+            [m.model_copy(update={"position": p}) for p, m in enumerate(members[first : first + size], 1)],
+            now,
         )
-    return groups
-
-
-def start_command(plan: CyclePlan) -> StartCycle:
-    """The cycle's start, as its timer carries it when the scheduler fires it."""
-    return StartCycle(
-        occurred_at=datetime.now(UTC),
-        correlation_id=str(plan.cycle_id),
-        message_id=message_id_for(start_timer_id(plan.cycle_id, 0)),
-        group_id=plan.group_id,
-        cycle_id=plan.cycle_id,
-        cycle_number=plan.cycle_number,
-    )
+        for first in range(0, len(members) - size + 1, size)
+    ]
 
 
 async def publish_all(js: JetStreamContext, subject: str, messages: list[Message]) -> None:
@@ -304,13 +265,6 @@ def _stop(process: subprocess.Popen[bytes], what: str, log: Path) -> None:
 
 
 # What happened.
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def count(database: Database, query: Any) -> int:

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import nats
@@ -45,18 +44,16 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import func, select, update
 
+from benchmarks.collections_groups import AMOUNT, activation_of, cpu_seconds, start_command
 from contracts import subjects
-from contracts.collections import StartCycle
-from contracts.onboarding import ActivatedMember, GroupActivated, GroupPolicy
+from contracts.onboarding import ActivatedMember, GroupActivated
 from contracts.streams import DEADLETTER, STRIPE
 from contracts.stripe_events import StripeEventReceived
 from rosca.stack.ports import free_port
 from services.collections.domain.rotation import CyclePlan, plan_rotation
-from services.collections.domain.rotation_schedule import start_timer_id
 from services.collections.main import DEFINITION
 from services.collections.service_layer import rotations
 from services.collections.service_layer.cycle_steps import BUSINESS_DAYS
-from services.collections.service_layer.outgoing import message_id_for
 from services.collections.store.tables import contributions, cycles, ledger_transactions
 from services.runtime.clock import SystemClock
 from services.runtime.consumer import (
@@ -86,10 +83,6 @@ SERVICE_DURABLES = {
     SUCCEEDED: "collections-payment-intent-succeeded",
 }
 BARE_DURABLES = {PROCESSING: "bench-bare-processing", SUCCEEDED: "bench-bare-succeeded"}
-AMOUNT = 5_000
-POLICY = GroupPolicy(
-    attempt_limit=3, retry_spacing_business_days=1, collection_window_business_days=10, platform_fee_bps=100
-)
 PUBLISH_WINDOW = 256  # PubAcks awaited together, as the gateway's batches do
 
 
@@ -97,8 +90,6 @@ PUBLISH_WINDOW = 256  # PubAcks awaited together, as the gateway's batches do
 
 
 def activation(members: int) -> GroupActivated:
-    group_id = uuid.uuid4()
-    now = datetime.now(UTC)
     chosen = [
         ActivatedMember(
             position=p,
@@ -110,36 +101,7 @@ def activation(members: int) -> GroupActivated:
         )
         for p in range(1, members + 1)
     ]
-    return GroupActivated(
-        occurred_at=now,
-        correlation_id=str(group_id),
-        group_id=group_id,
-        name="Benchmark circle",
-        admin_member_id=chosen[0].member_id,
-        contribution_amount=AMOUNT,
-        currency="aud",
-        cadence="fortnightly",
-        start_date=now.astimezone(ZoneInfo("Australia/Sydney")).date(),
-        timezone="Australia/Sydney",
-        size=members,
-        policy=POLICY,
-        payout_order_method="fixed",
-        draw=None,
-        members=chosen,
-        activated_at=now,
-    )
-
-
-def start_command(plan: CyclePlan) -> StartCycle:
-    """The first cycle's start, as its timer carries it when the scheduler fires it."""
-    return StartCycle(
-        occurred_at=datetime.now(UTC),
-        correlation_id=str(plan.cycle_id),
-        message_id=message_id_for(start_timer_id(plan.cycle_id, 0)),
-        group_id=plan.group_id,
-        cycle_id=plan.cycle_id,
-        cycle_number=plan.cycle_number,
-    )
+    return activation_of(chosen, datetime.now(UTC))
 
 
 async def seed(database: Database, groups: int, members: int) -> list[CyclePlan]:
@@ -451,13 +413,6 @@ async def prepare(nats_url: str, database_url: str, groups: int, members: int) -
         f"{len(debits):,} debits out ({time.perf_counter() - began:.1f} s, not measured)"
     )
     return debits
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def measure_saga(
