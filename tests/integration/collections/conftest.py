@@ -81,6 +81,10 @@ async def faulty_heard_stack(
         yield running
 
 
+# Two deliveries a message, and no network retries of Stripe's own: failures show at once.
+IMPATIENT: dict[str, Any] = {"consumer_max_deliver": 2, "stripe_max_network_retries": 0}
+
+
 @pytest.fixture
 async def impatient_stack(
     sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
@@ -91,8 +95,7 @@ async def impatient_stack(
         nats_server,
         postgres_admin_url,
         hears_stripe=False,
-        consumer_max_deliver=2,
-        stripe_max_network_retries=0,
+        **IMPATIENT,
     ) as running:
         yield running
 
@@ -126,8 +129,7 @@ async def slow_budget_stack(
         nats_server,
         postgres_admin_url,
         hears_stripe=False,
-        consumer_max_deliver=2,
-        stripe_max_network_retries=0,
+        **IMPATIENT,
         stripe_requests_per_second=2.0,
     ) as running:
         yield running
@@ -143,8 +145,7 @@ async def impatient_simulated_stack(
         nats_server,
         postgres_admin_url,
         hears_stripe=False,
-        consumer_max_deliver=2,
-        stripe_max_network_retries=0,
+        **IMPATIENT,
         clock="simulated",
     ) as running:
         yield running
