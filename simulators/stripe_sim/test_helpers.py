@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from simulators.stripe_sim.resources import accounts, capabilities
 from simulators.stripe_sim.resources.account_links import visit_account_link
+from simulators.stripe_sim.resources.disputes import open_dispute
 from simulators.stripe_sim.resources.mandates import deactivate_mandate
 from simulators.stripe_sim.resources.refunds import fail_refund_on_request
 from simulators.stripe_sim.simulator import Simulator
@@ -31,6 +32,7 @@ class TestHelpers:
             ("post", ("refunds", "*", "fail"), self._fail_refund),
             ("get", ("account_links", "*"), self._visit_account_link),
             ("post", ("accounts", "*", "restrict"), self._restrict_account),
+            ("post", ("charges", "*", "dispute"), self._dispute_charge),
             ("post", ("accounts", "*", "capabilities", "*", "disable"), self._disable_capability),
             ("post", ("accounts", "*", "capabilities", "*", "enable"), self._enable_capability),
         ]
@@ -62,6 +64,18 @@ class TestHelpers:
         account = accounts.connected_account(self._sim, request.ids[0])
         accounts.restrict(self._sim, account)
         return json_response(200, account.body)
+
+    async def _dispute_charge(self, request: "ControlRequest") -> Response:
+        # What the 666666660 test account does at once, on any succeeded debit and at any later time:
+        # BECS disputes can come months after the debit, and a demo or test picks the moment.
+        charge = self._sim.objects.get(request.ids[0], "charge")
+        if charge is None:
+            raise invalid_request(f"No such charge: '{request.ids[0]}'", status=404)
+        if charge.body["status"] != "succeeded":
+            raise invalid_request(f"Charge {charge.id} has not succeeded (only a succeeded debit is)")
+        if charge.body.get("disputed"):
+            raise invalid_request(f"Charge {charge.id} has already been disputed.")
+        return json_response(200, open_dispute(self._sim, charge).body)
 
     async def _disable_capability(self, request: "ControlRequest") -> Response:
         return self._switch_capability(request.ids[0], request.ids[1], enabled=False)

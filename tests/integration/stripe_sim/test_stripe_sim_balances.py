@@ -101,3 +101,19 @@ async def test_the_balance_through_the_async_sdk(sim: RunningSimulator) -> None:
     balance = await client.v1.balance.retrieve_async()
 
     assert balance.available[0].currency == "aud"
+
+
+def test_a_succeeded_debit_can_be_disputed_later_through_the_test_helper(sim: RunningSimulator) -> None:
+    client = sim.client()
+    charge = _settled_charge(sim)
+    sim.advance(timedelta(days=30))
+
+    opened = sim.helper(f"charges/{charge.id}/dispute")
+
+    dispute = client.v1.disputes.list({"charge": charge.id}).data[0]
+    assert (dispute.id, dispute.status, dispute.amount) == (opened["id"], "lost", 5_000)
+    assert client.v1.charges.retrieve(charge.id).disputed is True
+    again = sim.control.post(f"{sim.base_url}/_sim/charges/{charge.id}/dispute")
+    assert again.status_code == 400
+    assert "already been disputed" in again.json()["error"]["message"]
+    assert len(client.v1.disputes.list({"charge": charge.id}).data) == 1
