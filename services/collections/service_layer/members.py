@@ -25,7 +25,14 @@ async def on_payment_method_changed(
         mandate_active=change.mandate_status == "active",
         as_of=change.occurred_at,
     )
-    if not await mandates.record_mandate(session, change.member_id, method, change.occurred_at):
+    succeeds = (
+        (change.previous_payment_method_id, change.previous_mandate_status == "active")
+        if change.previous_payment_method_id is not None
+        else None
+    )
+    if not await mandates.record_mandate(
+        session, change.member_id, method, change.occurred_at, succeeds=succeeds
+    ):
         return 0  # older than what is held
     if not method.mandate_active:
         return 0  # a debit on it fails and says so; the next cycle starts waiting for a new one
