@@ -269,6 +269,17 @@ def _wait_for_timers(url: str, prefix: str, moment: datetime, timeout_seconds: f
     say(f"scheduler: every timer due by then is published ({time.monotonic() - started:.1f} s)")
 
 
+@app.command()
+def demo(*, data_dir: DataDirOption = DEFAULT_DATA_DIR) -> None:
+    """Run one circle's whole rotation on the simulated clock, with trouble on the way, then its statement.
+
+    Uses the stack running in --data-dir, or starts one there (and stops it at the end).
+    """
+    from rosca.demo.run import run_demo  # noqa: PLC0415
+
+    run_demo(data_dir)
+
+
 @app.command(
     "stripe-sim",
     add_help_option=False,
