@@ -201,7 +201,7 @@ async def contributions_of_member(
             cycles.c.deadline_on,
         )
         .join(cycles, cycles.c.cycle_id == contributions.c.cycle_id)
-        .where(contributions.c.member_id == member_id)
+        .where(contributions.c.member_id == member_id, cycles.c.status != DROPPED)
         .order_by(contributions.c.contribution_id)
         .limit(limit)
     )

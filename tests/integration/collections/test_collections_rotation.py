@@ -242,6 +242,12 @@ async def test_dissolving_the_group_stops_every_debit(stack: Stack) -> None:
     assert await stack.cycle_status(third.cycle_id) == "dropped"
     assert stack.intents_held_by_simulator(third.cycle_id) == []
     assert len(stack.intents_held_by_simulator(second.cycle_id)) == 3
+    # A member's own contributions leave out the dropped cycle, as the rotation does.
+    async with stack.database.transaction() as session:
+        mine = await queries.contributions_of_member(
+            session, activation.members[0].member_id, after=None, limit=100
+        )
+    assert {row.cycle_id for row in mine} == {first.cycle_id, second.cycle_id}
 
 
 async def test_a_debt_holds_the_recipients_payout_until_the_admin_writes_it_off(stack: Stack) -> None:
