@@ -1,5 +1,6 @@
 """What the demo shows while it runs: the story so far, and a progress bar of its chapters."""
 
+import sys
 from datetime import datetime
 from types import TracebackType
 
@@ -11,7 +12,8 @@ class Narration:
     """Prints each event of the story and keeps a live bar of chapters done, simulated date and wait."""
 
     def __init__(self, chapters: int, console: Console | None = None) -> None:
-        self.console = console or Console(highlight=False)
+        # Wide enough for the statement's tables when the output is a file or a CI log.
+        self.console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 120)
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),

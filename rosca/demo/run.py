@@ -24,6 +24,7 @@ STORY = (
     scenario.chapter_failed_debits,
     scenario.chapter_deadline,
     scenario.chapter_decision,
+    scenario.chapter_statement,
 )
 
 

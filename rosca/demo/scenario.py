@@ -9,6 +9,7 @@ from rosca.demo.cast import ALICE, BO, BSB, CIRCLE, CONTRIBUTION, DEE, SUCCEEDS,
 from rosca.demo.gateway import ApiRefusedError, MemberSession
 from rosca.demo.narration import Narration
 from rosca.demo.simulator import StripeSimulator
+from rosca.demo.statement import print_statement, read_statement
 from rosca.demo.time_machine import TimeMachine
 from rosca.errors import CliError
 
@@ -251,3 +252,9 @@ def chapter_decision(circle: Circle) -> None:
     circle.wait_until(paid, "the new round of cycle 1 to be collected and paid out")
     cycle = circle.cycle(1)
     circle.narration.say(f"cycle 1 collected AUD {cycle['collected'] / 100:.2f} and paid Alice her pot")
+
+
+def chapter_statement(circle: Circle) -> None:
+    circle.narration.chapter("8. The statement: where every cent went")
+    sessions = {circle.id_of(member): circle.as_(member) for member in CIRCLE}
+    print_statement(circle.narration.console, read_statement(circle.group_id, sessions), circle.name_of)
