@@ -10,7 +10,7 @@ from rosca.demo import scenario
 from rosca.demo.cast import CIRCLE, Member
 from rosca.demo.gateway import MemberSession
 from rosca.demo.narration import Narration
-from rosca.demo.simulator import StripeSimulator
+from rosca.demo.simulator import StripeBooks, StripeSimulator
 from rosca.demo.stack import demo_stack
 from rosca.demo.time_machine import TimeMachine
 from rosca.errors import CliError
@@ -24,6 +24,8 @@ STORY = (
     scenario.chapter_failed_debits,
     scenario.chapter_deadline,
     scenario.chapter_decision,
+    scenario.chapter_restricted_recipient,
+    scenario.chapter_dispute,
     scenario.chapter_statement,
 )
 
@@ -42,7 +44,8 @@ def run_demo(data_dir: Path) -> None:
             # Fresh member ids each run, so a demo on a stack that has run one before starts clean.
             run_tag = secrets.token_hex(3)
             sessions = {member.key: _signed_in(http, data_dir, member, run_tag) for member in CIRCLE}
-            circle = scenario.Circle(sessions, clock, simulator, narration)
+            books = StripeBooks(stack.stripe_api_base_url)
+            circle = scenario.Circle(sessions, clock, simulator, books, narration)
             narration.today(clock.now())
             for chapter in STORY:
                 chapter(circle)

@@ -5,10 +5,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rosca.demo.cast import ALICE, BO, BSB, CIRCLE, CONTRIBUTION, DEE, SUCCEEDS, Member
+from rosca.demo.cast import ALICE, BO, BSB, CIRCLE, CONTRIBUTION, CY, DEE, SUCCEEDS, Member
 from rosca.demo.gateway import ApiRefusedError, MemberSession
 from rosca.demo.narration import Narration
-from rosca.demo.simulator import StripeSimulator
+from rosca.demo.simulator import StripeBooks, StripeSimulator
 from rosca.demo.statement import print_statement, read_statement
 from rosca.demo.time_machine import TimeMachine
 from rosca.errors import CliError
@@ -30,11 +30,13 @@ class Circle:
         sessions: dict[str, MemberSession],
         clock: TimeMachine,
         simulator: StripeSimulator,
+        stripe: StripeBooks,
         narration: Narration,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.simulator = simulator
+        self.stripe = stripe
         self.narration = narration
         self.group_id = ""
 
@@ -252,6 +254,63 @@ def chapter_decision(circle: Circle) -> None:
     circle.wait_until(paid, "the new round of cycle 1 to be collected and paid out")
     cycle = circle.cycle(1)
     circle.narration.say(f"cycle 1 collected AUD {cycle['collected'] / 100:.2f} and paid Alice her pot")
+
+
+def chapter_restricted_recipient(circle: Circle) -> None:
+    circle.narration.chapter("6. Cycle 2: Bo's payout account is restricted, then fixed")
+    circle.jump_to_start_of(2)
+    account_id = circle.as_(BO).get("/onboarding/members/me")["payout_account"]["account_id"]
+    circle.simulator.restrict_account(account_id)
+    circle.narration.say("Stripe restricted Bo's payout account: it wants more details from him")
+    circle.wait_until(lambda: circle.cycle(2)["status"] == "payout_paused", "cycle 2 to be funded")
+    cycle = circle.cycle(2)
+    missing = circle.as_(BO).get("/onboarding/members/me/readiness")["missing"]
+    circle.narration.say(
+        f"cycle 2 collected AUD {cycle['collected'] / 100:.2f}; its payout is paused, waiting on "
+        f"{cycle['waiting_on']} (Bo's onboarding asks him for: {', '.join(missing)})"
+    )
+    open_payout_account(circle, BO)
+    circle.narration.say("Bo followed a new onboarding link and gave Stripe what it asked for")
+    circle.wait_until(lambda: circle.cycle(2)["status"] == "completed", "Bo's pot", step=timedelta(hours=6))
+    circle.narration.say(
+        f"cycle 2 paid out: Bo received AUD {circle.cycle(2)['collected'] / 100:.2f} less fees"
+    )
+
+
+def chapter_dispute(circle: Circle) -> None:
+    circle.narration.chapter("7. Cy disputes a debit already paid out; her own pot waits until she pays")
+    charge_id = circle.stripe.succeeded_charge_of(circle.as_(CY), cycle_number=2)
+    circle.simulator.dispute_charge(charge_id)
+    circle.narration.say("Cy told her bank she did not authorise her cycle 2 debit; BECS disputes are final")
+    debt_path = f"/collections/groups/{circle.group_id}/members/me/debt"
+    circle.wait_until(
+        lambda: circle.as_(CY).get(debt_path)["owed"] > 0,
+        "the dispute to reach collections",
+        step=timedelta(hours=1),
+    )
+    debt = circle.as_(CY).get(debt_path)
+    circle.narration.say(
+        f"Bo was already paid, so Cy owes the group AUD {debt['owed'] / 100:.2f} "
+        f"(delinquent: {debt['delinquent']})"
+    )
+    circle.jump_to_start_of(3)
+    circle.wait_until(
+        lambda: circle.cycle(3)["status"] in ("paying_out", "payout_paused"), "cycle 3 to be funded"
+    )
+    circle.narration.say(f"cycle 3 is funded; Cy's pot is held while she owes ({circle.cycle(3)['status']})")
+    circle.as_(CY).post(f"{debt_path}/payments")
+    circle.narration.say("Cy asked to pay her debt: a debit from her bank account")
+    circle.wait_until(lambda: circle.as_(CY).get(debt_path)["owed"] == 0, "Cy's debt debit")
+    circle.narration.say("Cy's debt is paid: she is no longer delinquent and her pot is released")
+    circle.wait_until(lambda: circle.cycle(3)["status"] == "completed", "Cy's pot", step=timedelta(hours=6))
+    circle.wait_until(
+        lambda: circle.rotation()["status"] == "completed",
+        "the rotation to complete",
+        step=timedelta(hours=6),
+    )
+    circle.narration.say(
+        "cycle 3 paid Cy: everyone still in the circle has received once; the rotation is complete"
+    )
 
 
 def chapter_statement(circle: Circle) -> None:

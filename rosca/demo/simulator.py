@@ -3,7 +3,9 @@
 from typing import Any
 
 import httpx
+import stripe
 
+from rosca.demo.gateway import MemberSession
 from rosca.errors import CliError
 
 
@@ -41,3 +43,21 @@ class StripeSimulator:
         if response.status_code != 200:
             raise CliError(f"the Stripe simulator refused {path}: {response.status_code} {response.text}")
         return response.json()
+
+
+class StripeBooks:
+    """Stripe's own records, read with the official SDK (the simulator takes any test-mode key)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.client = stripe.StripeClient("sk_test_rosca_demo", base_addresses={"api": base_url})
+
+    def succeeded_charge_of(self, member: MemberSession, *, cycle_number: int) -> str:
+        """The charge of the member's debit that succeeded for cycle ``cycle_number`` (its latest round)."""
+        customer = member.get("/onboarding/members/me")["stripe_customer_id"]
+        for intent in self.client.v1.payment_intents.list(
+            {"customer": customer, "limit": 100}
+        ).auto_paging_iter():
+            metadata: dict[str, str] = dict(intent.metadata or {})
+            if intent.status == "succeeded" and metadata.get("cycle_number") == f"{cycle_number}":
+                return str(intent.latest_charge)
+        raise CliError(f"no succeeded debit of {member.member_id} for cycle {cycle_number} on Stripe")
