@@ -57,7 +57,9 @@ class StripeBooks:
         for intent in self.client.v1.payment_intents.list(
             {"customer": customer, "limit": 100}
         ).auto_paging_iter():
-            metadata: dict[str, str] = dict(intent.metadata or {})
-            if intent.status == "succeeded" and metadata.get("cycle_number") == f"{cycle_number}":
+            metadata = intent.metadata
+            # Not .get(): the SDK's types read it as a metadata key, not the method.
+            number = metadata["cycle_number"] if metadata and "cycle_number" in metadata else None
+            if intent.status == "succeeded" and number == f"{cycle_number}":
                 return str(intent.latest_charge)
         raise CliError(f"no succeeded debit of {member.member_id} for cycle {cycle_number} on Stripe")
