@@ -1,6 +1,6 @@
 # The two commands: `make up` runs the whole stack locally (options: make up ARGS="--clock system"),
 # `make test` runs every check: lint, format, types, tests.
-.PHONY: install up test lint format
+.PHONY: install up demo test lint format
 
 VENV := .venv/bin
 
@@ -9,6 +9,9 @@ install:
 
 up: install
 	$(VENV)/rosca up $(ARGS)
+
+demo: install
+	$(VENV)/rosca demo $(ARGS)
 
 lint: install
 	$(VENV)/ruff check .
