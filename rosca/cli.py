@@ -270,14 +270,20 @@ def _wait_for_timers(url: str, prefix: str, moment: datetime, timeout_seconds: f
 
 
 @app.command()
-def demo(*, data_dir: DataDirOption = DEFAULT_DATA_DIR) -> None:
+def demo(
+    *,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    gateway_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the gateway, if the demo starts the stack.")
+    ] = 8100,
+) -> None:
     """Run one circle's whole rotation on the simulated clock, with trouble on the way, then its statement.
 
     Uses the stack running in --data-dir, or starts one there (and stops it at the end).
     """
     from rosca.demo.run import run_demo  # noqa: PLC0415
 
-    run_demo(data_dir)
+    run_demo(data_dir, gateway_port)
 
 
 @app.command(

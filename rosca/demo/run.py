@@ -30,9 +30,9 @@ STORY = (
 )
 
 
-def run_demo(data_dir: Path) -> None:
+def run_demo(data_dir: Path, gateway_port: int) -> None:
     narration = Narration(chapters=len(STORY))
-    with demo_stack(data_dir, narration.console.print) as stack:
+    with demo_stack(data_dir, gateway_port, narration.console.print) as stack:
         if not stack.stripe_api_base_url:
             raise CliError("the demo needs the Stripe simulator; this stack talks to Stripe itself")
         simulator = StripeSimulator(stack.stripe_api_base_url)

@@ -19,7 +19,7 @@ START_TIMEOUT_SECONDS = 120.0
 
 
 @contextmanager
-def demo_stack(data_dir: Path, say: Callable[[str], None]) -> Iterator[StackState]:
+def demo_stack(data_dir: Path, gateway_port: int, say: Callable[[str], None]) -> Iterator[StackState]:
     """The running stack of ``data_dir``; without one, ``rosca up`` started for the demo and stopped after."""
     state = running_stack(data_dir)
     if state is not None:
@@ -36,7 +36,10 @@ def demo_stack(data_dir: Path, say: Callable[[str], None]) -> Iterator[StackStat
     data_dir.mkdir(parents=True, exist_ok=True)
     with (data_dir / "demo-up.log").open("ab") as log:
         up = subprocess.Popen(  # our own command, no shell
-            [sys.executable, "-m", "rosca", "up", "--data-dir", str(data_dir), "--clock", "simulated"],
+            [
+                *(sys.executable, "-m", "rosca", "up", "--data-dir", str(data_dir), "--clock", "simulated"),
+                *("--gateway-port", str(gateway_port)),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
