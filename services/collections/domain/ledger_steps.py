@@ -9,6 +9,7 @@ STEPS: Final = (
     "payout-requested",
     "debit-stripe-fee",
     "debit-collected",
+    "debt-collected",
     "debit-refunded",
     "dispute-opened",
     "refund-failed",
