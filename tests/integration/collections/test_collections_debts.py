@@ -7,13 +7,13 @@ the debt owed until they ask again; without an active mandate they are told to a
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
 from contracts import subjects
 from contracts.onboarding import ActivatedMember, GroupActivated, MemberPaymentMethodChanged
-from contracts.streams import NOTIFY, PAYOUTS
+from contracts.streams import COLLECTIONS, NOTIFY, PAYOUTS
 from services.collections.domain.rotation import CyclePlan
 from services.collections.settings import CollectionsSettings
 from services.collections.store import mandates
@@ -254,5 +254,54 @@ async def test_a_failed_debt_debit_leaves_the_member_owing_until_they_ask_again(
     assert (await member.debt())["delinquent"] is False
     assert len(debt_intents(stack, failing.customer_id)) == 1
     assert len(debt_intents(stack, working.customer_id)) == 1
+    await eventually(stack.outbox_empty, "everything decided is published")
+    assert len(await stack.published(PAYOUTS.name, subjects.PAYOUTS_RELEASE_CYCLE)) == 1
+
+
+def debt_intents_held_by_simulator(stack: Stack) -> list[dict[str, Any]]:
+    """The simulator's debt debits, read from its store (while its API drops every connection)."""
+    held = stack.sim.app.sim.objects.newest_first("payment_intent", None)
+    return [dict(o.body) for o in held if "debt_collection_id" in o.body.get("metadata", {})]
+
+
+async def test_a_debt_debit_reported_before_its_creates_answer_counts_and_a_repeated_call_debits_once(
+    api_stack: Stack, api: Api
+) -> None:
+    stack = api_stack
+    activation, _, owing = await owing_after_payout(stack, api)
+    member = Member(api, owing.member_id, activation.group_id)
+    try:
+        stack.sim.faults(dropped_connection_percent=100)  # Stripe makes the debit; its answer is lost
+        asked = await member.pay("lost-answer", expect=202)
+
+        async def made_at_stripe() -> bool:
+            return len(debt_intents_held_by_simulator(stack)) == 1
+
+        await eventually(made_at_stripe, "Stripe made the debit")
+        (intent,) = debt_intents_held_by_simulator(stack)
+        stack.sim.advance(timedelta(seconds=3))
+        await stack.deliver_stripe_events("payment_intent.succeeded", {intent["id"]})
+
+        async def paid() -> bool:
+            collection = (await member.debt())["collection"]
+            return bool(collection["status"] == "succeeded")
+
+        await eventually(paid, "the success is applied before the create's answer is heard")
+    finally:
+        stack.sim.faults(dropped_connection_percent=0)
+    debt = await member.debt()
+    assert (debt["owed"], debt["collection"]["attempts"][0]["payment_intent_id"]) == (0, intent["id"])
+
+    # The call made again as a new message: Stripe answers from the key, nothing moves back.
+    (command,) = await stack.published(COLLECTIONS.name, subjects.COLLECTIONS_CREATE_DEBT_PAYMENT_INTENT)
+    assert command["idempotency_key"] == f"debt-{asked['debt_collection_id']}-1"
+    body = {k: v for k, v in command.items() if k != "subject"}
+    await stack.publish(subjects.COLLECTIONS_CREATE_DEBT_PAYMENT_INTENT, {**body, "message_id": str(uuid4())})
+    await eventually(
+        lambda: stack.consumers_idle(COLLECTIONS.name, "collections-create-debt-payment-intent"),
+        "the repeated call is taken",
+    )
+    assert [pi.id for pi in debt_intents(stack, owing.customer_id)] == [intent["id"]]
+    assert (await member.debt())["collection"]["status"] == "succeeded"
     await eventually(stack.outbox_empty, "everything decided is published")
     assert len(await stack.published(PAYOUTS.name, subjects.PAYOUTS_RELEASE_CYCLE)) == 1
