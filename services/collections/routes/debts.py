@@ -29,7 +29,7 @@ from services.runtime.errors import ApiError
 from services.runtime.member_auth import CallerDep
 from services.runtime.service import RuntimeDep
 
-router = APIRouter(prefix="/groups", tags=["debts"], responses=documented_errors(401, 404, 422, 503))
+router = APIRouter(tags=["debts"], responses=documented_errors(401, 422, 503))
 
 GroupId = Annotated[UUID, Path(description="The group's id.")]
 
@@ -104,29 +104,51 @@ class MyDebt(BaseModel):
     )
     collection: DebtCollectionAnswer | None = Field(description="The caller's latest request to pay, if any.")
 
+    @classmethod
+    def of(cls, member_id: str, found: debts.MemberDebt) -> "MyDebt":
+        return cls(
+            group_id=found.group_id,
+            member_id=member_id,
+            owed=found.debt.amount,
+            currency=found.currency,
+            delinquent=found.debt.amount > 0,
+            disputes=[DisputeDebt.of(r) for r in found.receivables],
+            collection=DebtCollectionAnswer.of(found.collection) if found.collection else None,
+        )
+
+
+class MyDebts(BaseModel):
+    debts: list[MyDebt] = Field(
+        description="Every group where a dispute made the caller owe (paid or not), by group id."
+    )
+
 
 @router.get(
-    "/{group_id}/members/me/debt",
+    "/groups/{group_id}/members/me/debt",
     summary="What the caller owes the group after disputes, and their latest request to pay it",
     response_model=MyDebt,
+    responses=documented_errors(404),
 )
 async def my_debt(group_id: GroupId, caller: CallerDep, runtime: RuntimeDep) -> MyDebt:
     async with runtime.database.transaction() as session:
         await group_of_member(session, group_id, caller)
         found = await debts.debt_of_member(session, group_id, caller.member_id)
-    return MyDebt(
-        group_id=group_id,
-        member_id=caller.member_id,
-        owed=found.debt.amount,
-        currency=found.currency,
-        delinquent=found.debt.amount > 0,
-        disputes=[DisputeDebt.of(r) for r in found.receivables],
-        collection=DebtCollectionAnswer.of(found.collection) if found.collection else None,
-    )
+    return MyDebt.of(caller.member_id, found)
+
+
+@router.get(
+    "/members/me/debts",
+    summary="What the caller owes after disputes, in every group where they ever owed",
+    response_model=MyDebts,
+)
+async def my_debts(caller: CallerDep, runtime: RuntimeDep) -> MyDebts:
+    async with runtime.database.transaction() as session:
+        found = await debts.debts_of_member(session, caller.member_id)
+    return MyDebts(debts=[MyDebt.of(caller.member_id, debt) for debt in found])
 
 
 @router.post(
-    "/{group_id}/members/me/debt/payments",
+    "/groups/{group_id}/members/me/debt/payments",
     summary="The caller pays what they owe the group by one debit of their BECS mandate",
     response_model=DebtCollectionAnswer,
     status_code=status.HTTP_202_ACCEPTED,
@@ -137,7 +159,7 @@ async def my_debt(group_id: GroupId, caller: CallerDep, runtime: RuntimeDep) -> 
             "collection, and no new debit.",
         },
         202: {"description": "A debit of the debt was started; its outcome comes from Stripe later."},
-        **documented_errors(409),
+        **documented_errors(404, 409),
     },
 )
 async def pay_my_debt(

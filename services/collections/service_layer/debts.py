@@ -67,6 +67,25 @@ async def debt_of_member(session: AsyncSession, group_id: UUID, member_id: str) 
     )
 
 
+async def debts_of_member(session: AsyncSession, member_id: str) -> list[MemberDebt]:
+    """The member's debt in every group where a dispute ever made them owe, by group id."""
+    found = []
+    for state in await debt_collections.rotations_of_member(session, member_id):
+        receivables = tuple(r for r in state.receivables if r.member_id == member_id)
+        if not receivables:
+            continue
+        found.append(
+            MemberDebt(
+                group_id=state.group_id,
+                currency=state.activation.currency,
+                debt=debt_of(member_id, receivables),
+                receivables=receivables,
+                collection=await debt_collections.latest_collection(session, state.group_id, member_id),
+            )
+        )
+    return found
+
+
 async def pay_debt(
     session: AsyncSession, group_id: UUID, member_id: str, request_key: str, now: datetime
 ) -> tuple[DebtCollection, bool]:

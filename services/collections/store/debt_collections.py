@@ -19,7 +19,9 @@ from services.collections.domain.debt_collection import (
     DebtCollection,
     PaymentMethod,
 )
-from services.collections.store.tables import debt_attempts, debt_collections
+from services.collections.domain.rotation_state import RotationState
+from services.collections.store.rotation_state import state_of
+from services.collections.store.tables import debt_attempts, debt_collections, rotations
 
 
 async def save_collection(session: AsyncSession, collection: DebtCollection, now: datetime) -> None:
@@ -141,3 +143,16 @@ async def latest_collection(session: AsyncSession, group_id: UUID, member_id: st
         .limit(1)
     )
     return await load_collection(session, found) if found is not None else None
+
+
+async def rotations_of_member(session: AsyncSession, member_id: str) -> list[RotationState]:
+    """The rotations of every group the member was activated in (read, not locked), by group id."""
+    rows = await session.execute(
+        select(rotations.c.state)
+        .where(
+            rotations.c.activation.contains({"members": [{"member_id": member_id}]}),
+            rotations.c.state.is_not(None),
+        )
+        .order_by(rotations.c.group_id)
+    )
+    return [state_of(row.state) for row in rows]

@@ -153,6 +153,9 @@ async def test_a_member_who_owes_after_a_dispute_pays_by_one_debit_and_gets_thei
     before = await member.debt()
     assert (before["owed"], before["delinquent"], before["collection"]) == (AMOUNT, True, None)
     assert [d["status"] for d in before["disputes"]] == ["owed"]
+    everywhere = await api.member(owing.member_id, "/members/me/debts")
+    assert [(d["group_id"], d["owed"]) for d in everywhere["debts"]] == [(str(activation.group_id), AMOUNT)]
+    assert await api.member(activation.admin_member_id, "/members/me/debts") == {"debts": []}
     other = Member(api, activation.admin_member_id, activation.group_id)
     refused = await other.pay("nothing-to-pay", expect=409)
     assert refused["error"]["type"] == "nothing_owed"
@@ -258,10 +261,16 @@ async def test_a_failed_debt_debit_leaves_the_member_owing_until_they_ask_again(
     assert len(await stack.published(PAYOUTS.name, subjects.PAYOUTS_RELEASE_CYCLE)) == 1
 
 
-def debt_intents_held_by_simulator(stack: Stack) -> list[dict[str, Any]]:
-    """The simulator's debt debits, read from its store (while its API drops every connection)."""
+def debt_intents_held_by_simulator(stack: Stack, member_id: str) -> list[dict[str, Any]]:
+    """The simulator's debt debits of the member, read from its store (while its API drops every
+    connection)."""
     held = stack.sim.app.sim.objects.newest_first("payment_intent", None)
-    return [dict(o.body) for o in held if "debt_collection_id" in o.body.get("metadata", {})]
+    return [
+        dict(o.body)
+        for o in held
+        if "debt_collection_id" in o.body.get("metadata", {})
+        and o.body["metadata"].get("member_id") == member_id
+    ]
 
 
 async def test_a_debt_debit_reported_before_its_creates_answer_counts_and_a_repeated_call_debits_once(
@@ -275,10 +284,10 @@ async def test_a_debt_debit_reported_before_its_creates_answer_counts_and_a_repe
         asked = await member.pay("lost-answer", expect=202)
 
         async def made_at_stripe() -> bool:
-            return len(debt_intents_held_by_simulator(stack)) == 1
+            return len(debt_intents_held_by_simulator(stack, owing.member_id)) == 1
 
         await eventually(made_at_stripe, "Stripe made the debit")
-        (intent,) = debt_intents_held_by_simulator(stack)
+        (intent,) = debt_intents_held_by_simulator(stack, owing.member_id)
         stack.sim.advance(timedelta(seconds=3))
         await stack.deliver_stripe_events("payment_intent.succeeded", {intent["id"]})
 
