@@ -13,6 +13,7 @@ from contracts.collections import (
     CreateRefund,
     CycleStatusChanged,
     ReadChargeFee,
+    ReadDebtChargeFee,
     RetryContribution,
     StartCycle,
 )
@@ -176,6 +177,13 @@ CHANNELS: tuple[Channel, ...] = (
         publisher="collections (to itself)",
         description="One BECS debit of a member's dispute debt, which the member asked for through the "
         "API, to make at Stripe with its idempotency key after the request's transaction committed.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_READ_DEBT_CHARGE_FEE,
+        payload=ReadDebtChargeFee,
+        publisher="collections (to itself)",
+        description="Read Stripe's fee on a member's collected debit of their dispute debt and book it as "
+        "a platform cost (once per debt collection).",
     ),
     Channel(
         subject=subjects.COLLECTIONS_CYCLE_STATUS_ALL,

@@ -89,6 +89,16 @@ class CreateDebtPaymentIntent(Message):
     )
 
 
+class ReadDebtChargeFee(Message):
+    """Read Stripe's fee on a member's collected debit of their dispute debt and book it in the
+    ledger's ``stripe_fees``, a platform cost (once per debt collection)."""
+
+    group_id: UUID = Field(description="The group the debt was owed to.")
+    debt_collection_id: UUID = Field(description="The debt collection the debit paid.")
+    payment_intent_id: str = Field(description="The debit's PaymentIntent (pi_…).")
+    currency: str = Field(description="The debit's currency.")
+
+
 class CreateRefund(Message):
     """Refund one debit in full at Stripe (a cancelled cycle gives its money back)."""
 

@@ -15,6 +15,7 @@ from contracts.collections import (
     CreatePaymentIntent,
     CreateRefund,
     ReadChargeFee,
+    ReadDebtChargeFee,
     RetryContribution,
     StartCycle,
 )
@@ -115,6 +116,22 @@ async def on_create_debt_payment_intent(
         last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
     )
     log.info("debt debit %s: %s", message.idempotency_key, outcome)
+
+
+@router.subscriber(
+    subjects.COLLECTIONS_READ_DEBT_CHARGE_FEE,
+    stream=COLLECTIONS.name,
+    durable="collections-read-debt-charge-fee",
+)
+async def on_read_debt_charge_fee(message: ReadDebtChargeFee, handling: Handling[Collections]) -> None:
+    outcome = await debt_calls.book_debt_charge_fee(
+        handling.session,
+        handling.dependencies.stripe,
+        message,
+        handling.clock.now(),
+        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+    )
+    log.info("Stripe fee of debt debit %s: %s", message.payment_intent_id, outcome)
 
 
 @router.subscriber(

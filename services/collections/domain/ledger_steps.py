@@ -8,6 +8,7 @@ STEPS: Final = (
     "refund-after-dispute",
     "payout-requested",
     "debit-stripe-fee",
+    "debt-stripe-fee",
     "debit-collected",
     "debt-collected",
     "debit-refunded",

@@ -210,6 +210,11 @@ def debt_collected(
     )
 
 
+def debt_stripe_fee(debt_collection_id: UUID, currency: str, fee: int) -> tuple[Transaction, ...]:
+    """Stripe's fee on the debit that paid a member's debt: the platform's cost, as on a contribution."""
+    return _stripe_fee(f"debt-stripe-fee-{debt_collection_id}", currency, fee)
+
+
 def _stripe_fee(reference: str, currency: str, fee: int) -> tuple[Transaction, ...]:
     if fee <= 0:
         return ()

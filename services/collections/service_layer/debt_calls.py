@@ -15,11 +15,18 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
-from contracts.collections import CreateDebtPaymentIntent
+from contracts.collections import CreateDebtPaymentIntent, ReadDebtChargeFee
+from services.collections.domain import postings
 from services.collections.domain.debt_collection import DebitReport, DebtAttemptStatus
 from services.collections.service_layer.debts import on_debit_report
 from services.collections.service_layer.outgoing import message_id_for, timer
-from services.collections.service_layer.stripe_calls import CALL_AGAIN_AFTER, KEY_KEPT_FOR, put_off
+from services.collections.service_layer.stripe_calls import (
+    CALL_AGAIN_AFTER,
+    KEY_KEPT_FOR,
+    ChargeNotBookedError,
+    put_off,
+)
+from services.collections.store import ledger
 from services.collections.stripe import PaymentIntentAnswer, StripeCollections
 from services.runtime.outbox import add_to_outbox
 from services.runtime.stripe_client import StripeBusyError, StripeRejectedError, StripeUnavailableError
@@ -57,12 +64,44 @@ async def create_debt_payment_intent(
     except StripeUnavailableError:
         if not last_try:
             raise
-        await _call_again_later(session, command, now)
+        await _call_again_later(session, command, subjects.COLLECTIONS_CREATE_DEBT_PAYMENT_INTENT, now)
         return "postponed"
     await on_debit_report(
         session, command.debt_collection_id, report_of(command, answer), now, command.message_id
     )
     return answer.status
+
+
+async def book_debt_charge_fee(
+    session: AsyncSession,
+    stripe: StripeCollections,
+    command: ReadDebtChargeFee,
+    now: datetime,
+    *,
+    last_try: bool,
+) -> str:
+    """Stripe's fee on the debit that paid the debt, booked once as the platform's cost (filed under
+    the group, as the debt's own posting is)."""
+    try:
+        fee = await stripe.charge_fee(command.payment_intent_id)
+    except StripeBusyError as busy:
+        raise put_off(busy) from busy
+    except StripeUnavailableError:
+        if not last_try:
+            raise
+        await _call_again_later(session, command, subjects.COLLECTIONS_READ_DEBT_CHARGE_FEE, now)
+        return "postponed"
+    if fee is None:
+        raise ChargeNotBookedError(
+            f"debt debit {command.payment_intent_id} has no balance transaction at Stripe"
+        )
+    await ledger.post(
+        session,
+        command.group_id,
+        postings.debt_stripe_fee(command.debt_collection_id, command.currency, fee),
+        now,
+    )
+    return f"fee {fee}"
 
 
 def report_of(command: CreateDebtPaymentIntent, answer: PaymentIntentAnswer) -> DebitReport:
@@ -83,23 +122,26 @@ async def _earlier(
     return found
 
 
-async def _call_again_later(session: AsyncSession, command: CreateDebtPaymentIntent, now: datetime) -> None:
-    """Stripe stayed unreachable through every delivery: ask again later with the same key (the
-    copy keeps ``occurred_at``, when the member asked)."""
-    timer_id = f"stripe-call:{command.idempotency_key}:{command.message_id}"
+async def _call_again_later(
+    session: AsyncSession, command: CreateDebtPaymentIntent | ReadDebtChargeFee, subject: str, now: datetime
+) -> None:
+    """Stripe stayed unreachable through every delivery: ask again later (a debit with the same
+    key; the copy keeps ``occurred_at``, when the member asked)."""
+    key = (
+        command.idempotency_key
+        if isinstance(command, CreateDebtPaymentIntent)
+        else f"debt-fee-{command.debt_collection_id}"
+    )
+    timer_id = f"stripe-call:{key}:{command.message_id}"
     again = command.model_copy(update={"message_id": message_id_for(timer_id)})
     envelope = {
         "occurred_at": now,
         "correlation_id": command.correlation_id,
         "causation_id": command.message_id,
     }
-    log.warning(
-        "Stripe unreachable for %s; calling again after %s", command.idempotency_key, CALL_AGAIN_AFTER
-    )
+    log.warning("Stripe unreachable for %s; calling again after %s", key, CALL_AGAIN_AFTER)
     await add_to_outbox(
         session,
         subjects.SCHEDULER_SCHEDULE,
-        timer(
-            timer_id, now + CALL_AGAIN_AFTER, subjects.COLLECTIONS_CREATE_DEBT_PAYMENT_INTENT, again, envelope
-        ),
+        timer(timer_id, now + CALL_AGAIN_AFTER, subject, again, envelope),
     )

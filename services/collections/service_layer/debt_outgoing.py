@@ -5,10 +5,10 @@ from typing import Any, Final
 from uuid import UUID
 
 from contracts import subjects
-from contracts.collections import CreateDebtPaymentIntent
+from contracts.collections import CreateDebtPaymentIntent, ReadDebtChargeFee
 from contracts.notifications import MemberNotification
 from services.collections.domain.contribution import FailureClass, classify_failure
-from services.collections.domain.debt_collection import DebtCollection
+from services.collections.domain.debt_collection import DebtAttemptStatus, DebtCollection
 from services.collections.service_layer.outgoing import message_id_for
 
 # What a member does about a failed debit of their debt: pay again, or first authorise a bank
@@ -42,6 +42,23 @@ def debit_command(collection: DebtCollection, now: datetime, cause: UUID | None)
         payment_method_id=attempt.payment_method.payment_method_id,
         mandate_id=attempt.payment_method.mandate_id,
         metadata=collection.metadata(attempt.attempt),
+    )
+
+
+def read_fee_command(
+    collection: DebtCollection, now: datetime, cause: UUID | None
+) -> ReadDebtChargeFee | None:
+    """Read Stripe's fee on the debit that collected the debt (None if no attempt names it)."""
+    collected = next((a for a in collection.attempts if a.status is DebtAttemptStatus.SUCCEEDED), None)
+    if collected is None or collected.payment_intent_id is None:
+        return None
+    return ReadDebtChargeFee(
+        **_envelope(collection, now, cause),
+        message_id=message_id_for(f"read-debt-charge-fee-{collection.debt_collection_id}"),
+        group_id=collection.group_id,
+        debt_collection_id=collection.debt_collection_id,
+        payment_intent_id=collected.payment_intent_id,
+        currency=collection.currency,
     )
 
 

@@ -160,6 +160,9 @@ async def on_debit_report(
             cleared = ReceivableSettled(now, after.member_id, dispute_id)
             await apply_to_rotation(session, group_id, cleared, now, cause)
         await add_to_outbox(session, *debt_outgoing.debt_collected(after, now, cause))
+        read_fee = debt_outgoing.read_fee_command(after, now, cause)
+        if read_fee is not None:
+            await add_to_outbox(session, subjects.COLLECTIONS_READ_DEBT_CHARGE_FEE, read_fee)
     elif outcome is DebtOutcome.FAILED:
         await add_to_outbox(session, *debt_outgoing.debt_debit_failed(after, now, cause))
     return outcome.value

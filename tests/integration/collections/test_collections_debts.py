@@ -209,6 +209,18 @@ async def test_a_member_who_owes_after_a_dispute_pays_by_one_debit_and_gets_thei
     assert {e["reference"] for e in collected} == {f"debt-collected-{first['debt_collection_id']}"}
     assert sorted(e["amount"] for e in collected) == [-AMOUNT, AMOUNT]
 
+    async def fee_booked() -> bool:
+        entries = (await api.member(owing.member_id, f"/groups/{activation.group_id}/ledger", limit=500))[
+            "entries"
+        ]
+        return any(e["step"] == "debt-stripe-fee" for e in entries)
+
+    await eventually(fee_booked, "Stripe's fee on the debt debit is booked")
+    ledger = await api.member(owing.member_id, f"/groups/{activation.group_id}/ledger", limit=500)
+    fee = {e["account"]: e["amount"] for e in ledger["entries"] if e["step"] == "debt-stripe-fee"}
+    assert fee["stripe_fees"] > 0
+    assert fee == {"platform_funds": -fee["stripe_fees"], "stripe_fees": fee["stripe_fees"]}
+
 
 async def test_a_failed_debt_debit_leaves_the_member_owing_until_they_ask_again(
     api_stack: Stack, api: Api
