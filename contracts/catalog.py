@@ -357,4 +357,10 @@ CHANNELS: tuple[Channel, ...] = (
         description="The member's debit of their dispute debt failed (the reason is given): the debt is "
         "still owed, and they may ask to pay again.",
     ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_DEBT_DEBIT_DISPUTED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The member's bank returned the debit that paid their dispute debt: they owe it again.",
+    ),
 )

@@ -77,6 +77,7 @@ NOTIFY_MEMBER_ROTATION_PAYOUT_HELD_FOR_DEBT = "notify.member.rotation_payout_hel
 NOTIFY_MEMBER_ROTATION_PAYOUT_RELEASED = "notify.member.rotation_payout_released"
 NOTIFY_MEMBER_DEBT_COLLECTED = "notify.member.debt_collected"
 NOTIFY_MEMBER_DEBT_DEBIT_FAILED = "notify.member.debt_debit_failed"
+NOTIFY_MEMBER_DEBT_DEBIT_DISPUTED = "notify.member.debt_debit_disputed"
 
 # Dead letters: one subject per consumer that gave up.
 DEADLETTER_PREFIX = "deadletter"

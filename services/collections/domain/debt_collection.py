@@ -267,3 +267,38 @@ def settlement(collection: DebtCollection, receivables: Iterable[Receivable]) ->
         owed_back=overpaid + unaccounted,
     )
     return Settlement(transaction, tuple(r.dispute_id for r in cleared))
+
+
+@dataclass(frozen=True)
+class DebtDebitDisputed:
+    """What a dispute of the debit that paid a debt changes: the member owes again (a receivable of
+    its own, ``opened``), and, should the bank decide for the platform, that receivable is cleared."""
+
+    postings: tuple[Transaction, ...]
+    opened: Receivable
+    cleared: bool
+
+
+def debt_debit_disputed(
+    collection: DebtCollection,
+    dispute_id: str,
+    dispute_fee: int,
+    receivables: Iterable[Receivable],
+    *,
+    won: bool | None,
+) -> DebtDebitDisputed:
+    """A dispute of the collection's debit (``won`` None while open; a close heard first opens it
+    too). Booked as any dispute of money already paid out: a receivable, the fee the platform's
+    cost. Won, the money comes back and clears that receivable, if it is still owed; a receivable
+    already paid or written off is left to an operator (nothing is owed back automatically)."""
+    opened = Receivable(collection.member_id, dispute_id, collection.amount)
+    postings_made = postings.debt_debit_disputed(
+        collection.member_id, dispute_id, collection.amount, collection.currency, dispute_fee
+    )
+    known = next((r for r in receivables if r.dispute_id == dispute_id), opened)
+    if won is not True or not known.outstanding:
+        return DebtDebitDisputed(postings_made, opened, cleared=False)
+    won_back = postings.dispute_won(
+        collection.member_id, dispute_id, collection.amount, collection.currency, was_receivable=True
+    )
+    return DebtDebitDisputed((*postings_made, won_back), opened, cleared=True)

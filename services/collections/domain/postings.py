@@ -210,6 +210,17 @@ def debt_collected(
     )
 
 
+def debt_debit_disputed(
+    member_id: str, dispute_id: str, amount: int, currency: str, dispute_fee: int
+) -> tuple[Transaction, ...]:
+    """The bank returned the debit that paid a member's debt: the platform covers it again and the
+    member owes it again, as after any dispute of money already paid out."""
+    receivable = transfer(
+        f"dispute-opened-{dispute_id}", currency, amount, PLATFORM_FUNDS, dispute_receivable(member_id)
+    )
+    return (receivable, *dispute_fee_paid(dispute_id, currency, dispute_fee))
+
+
 def debt_stripe_fee(debt_collection_id: UUID, currency: str, fee: int) -> tuple[Transaction, ...]:
     """Stripe's fee on the debit that paid a member's debt: the platform's cost, as on a contribution."""
     return _stripe_fee(f"debt-stripe-fee-{debt_collection_id}", currency, fee)

@@ -108,3 +108,20 @@ def debt_debit_failed(
         group_ids=[collection.group_id],
     )
     return subjects.NOTIFY_MEMBER_DEBT_DEBIT_FAILED, notice
+
+
+def debt_debit_disputed(
+    collection: DebtCollection, dispute_id: str, now: datetime, cause: UUID | None
+) -> tuple[str, MemberNotification]:
+    notice = MemberNotification(
+        **_envelope(collection, now, cause),
+        message_id=message_id_for(f"debt-debit-disputed-{dispute_id}"),
+        member_id=collection.member_id,
+        kind="debt_debit_disputed",
+        title="You owe your circle again",
+        body=f"Your bank returned the debit of {_amount(collection)} that paid what you owed your circle, "
+        "so you owe it again, and your pot is held until it is paid.",
+        action=pay_again(collection.group_id),
+        group_ids=[collection.group_id],
+    )
+    return subjects.NOTIFY_MEMBER_DEBT_DEBIT_DISPUTED, notice

@@ -24,13 +24,14 @@ from services.collections.domain.debt_collection import (
     DebtStatus,
     NothingOwedError,
     debit_source,
+    debt_debit_disputed,
     debt_of,
     reported,
     settlement,
     start_collection,
     try_again,
 )
-from services.collections.domain.rotation_messages import ReceivableSettled
+from services.collections.domain.rotation_messages import ReceivableOpened, ReceivableSettled
 from services.collections.domain.rotation_state import Receivable
 from services.collections.service_layer import debt_outgoing
 from services.collections.service_layer.outgoing import message_id_for
@@ -166,3 +167,47 @@ async def on_debit_report(
     elif outcome is DebtOutcome.FAILED:
         await add_to_outbox(session, *debt_outgoing.debt_debit_failed(after, now, cause))
     return outcome.value
+
+
+async def on_debit_disputed(
+    session: AsyncSession,
+    debt_collection_id: UUID,
+    dispute_id: str,
+    now: datetime,
+    cause: UUID | None,
+    *,
+    dispute_fee: int,
+    won: bool | None,
+) -> str:
+    """The bank returned (``won`` None: a dispute opened; False or True: closed) the debit that
+    paid a debt: the member owes it again, in the books and to the rotation (delinquent again,
+    their pot held), unless the dispute was decided for the platform."""
+    group_id = await debt_collections.group_of_collection(session, debt_collection_id)
+    stored = await load_rotation(session, group_id) if group_id is not None else None
+    collection = await debt_collections.load_collection(session, debt_collection_id)
+    if group_id is None or stored is None or collection is None:
+        return "not_ours"
+    newly = all(r.dispute_id != dispute_id for r in stored.state.receivables)
+    disputed = debt_debit_disputed(collection, dispute_id, dispute_fee, stored.state.receivables, won=won)
+    await ledger.post(session, group_id, disputed.postings, now)
+    opened = disputed.opened
+    await apply_to_rotation(
+        session,
+        group_id,
+        ReceivableOpened(now, opened.member_id, opened.dispute_id, opened.amount),
+        now,
+        cause,
+    )
+    if newly:
+        await add_to_outbox(session, *debt_outgoing.debt_debit_disputed(collection, dispute_id, now, cause))
+    if disputed.cleared:
+        await apply_to_rotation(
+            session, group_id, ReceivableSettled(now, opened.member_id, dispute_id), now, cause
+        )
+    elif won is True:
+        log.warning(
+            "dispute %s of debt debit %s won, but its debt was settled already",
+            dispute_id,
+            debt_collection_id,
+        )
+    return "debt_debit_disputed"

@@ -18,9 +18,9 @@ from services.collections.store.cycles import attempt_of_payment_intent, cycle_o
 
 async def on_stripe_report(session: AsyncSession, event: StripeEventReceived, now: datetime) -> str:
     """Returns what became of the event, for logs and metrics."""
-    if debt_reports.is_debt_debit(event):
-        # A member's debit of their dispute debt: no cycle's contribution.
-        return await debt_reports.on_debt_report(session, event, now)
+    debt_outcome = await debt_reports.on_debt_event(session, event, now)
+    if debt_outcome is not None:
+        return debt_outcome  # about a member's debit of their dispute debt: no cycle's contribution
     tagged = attempt_in_metadata(event)
     if tagged is not None:
         # Our own metadata names the attempt, even when the create's answer is not recorded yet.

@@ -121,6 +121,17 @@ async def group_of_collection(session: AsyncSession, debt_collection_id: UUID) -
     return found
 
 
+async def collection_of_payment_intent(session: AsyncSession, payment_intent_id: str) -> UUID | None:
+    """The debt collection whose debit is this PaymentIntent (how a dispute, which carries no
+    metadata, finds it)."""
+    found: UUID | None = await session.scalar(
+        select(debt_attempts.c.debt_collection_id).where(
+            debt_attempts.c.payment_intent_id == payment_intent_id
+        )
+    )
+    return found
+
+
 async def collection_asked_by(
     session: AsyncSession, group_id: UUID, member_id: str, request_key: str
 ) -> DebtCollection | None:

@@ -221,6 +221,35 @@ async def test_a_member_who_owes_after_a_dispute_pays_by_one_debit_and_gets_thei
     assert fee["stripe_fees"] > 0
     assert fee == {"platform_funds": -fee["stripe_fees"], "stripe_fees": fee["stripe_fees"]}
 
+    # The member's bank returns the debit that paid the debt too (their account disputes every
+    # debit): they owe it again, and their pot is held again.
+    disputes_of_debit = {
+        e["data"]["object"]["id"]
+        for e in stack.stripe_events("charge.dispute.created")
+        if e["data"]["object"]["payment_intent"] == debit.id
+    }
+    assert len(disputes_of_debit) == 1
+    for _ in range(2):  # a duplicate changes nothing
+        await stack.deliver_stripe_events("charge.dispute.created", disputes_of_debit)
+
+    async def owes_again() -> bool:
+        return bool((await member.debt())["owed"] == AMOUNT)
+
+    await eventually(owes_again, "the member owes again after the debt's debit is disputed")
+    again_owed = await member.debt()
+    assert again_owed["delinquent"] is True
+    assert sorted((d["dispute_id"], d["status"]) for d in again_owed["disputes"]) == sorted(
+        [(before["disputes"][0]["dispute_id"], "settled"), (next(iter(disputes_of_debit)), "owed")]
+    )
+    await eventually(stack.outbox_empty, "everything decided is published")
+    holds = await stack.published(PAYOUTS.name, subjects.PAYOUTS_HOLD_CYCLE)
+    assert [h["cycle_id"] for h in holds] == [str(held_cycle.cycle_id)] * 2
+    disputed_notices = await stack.published(NOTIFY.name, subjects.NOTIFY_MEMBER_DEBT_DEBIT_DISPUTED)
+    assert [n["member_id"] for n in disputed_notices] == [owing.member_id]
+    ledger = await api.member(owing.member_id, f"/groups/{activation.group_id}/ledger", limit=500)
+    receivable = [b for b in ledger["balances"] if b["account"] == f"dispute_receivable:{owing.member_id}"]
+    assert [b["balance"] for b in receivable] == [AMOUNT]
+
 
 async def test_a_failed_debt_debit_leaves_the_member_owing_until_they_ask_again(
     api_stack: Stack, api: Api

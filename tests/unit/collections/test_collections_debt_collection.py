@@ -20,6 +20,7 @@ from services.collections.domain.debt_collection import (
     NotRetryableError,
     PaymentMethod,
     debit_source,
+    debt_debit_disputed,
     debt_of,
     reported,
     settlement,
@@ -181,3 +182,20 @@ def test_a_debt_written_off_or_cleared_while_its_debit_processed_is_recovered_or
     assert balance(entries, Account(AccountKind.PLATFORM_FUNDS)) == 5_000
     assert balance(entries, Account(AccountKind.REFUND_OWED, "bob")) == 3_000
     assert balance(entries, Account(AccountKind.MEMBER_CONTRIBUTIONS, "bob")) == -3_000
+
+
+def test_a_dispute_of_the_debit_that_paid_the_debt_makes_the_member_owe_again() -> None:
+    paid = collection()
+    opened = debt_debit_disputed(paid, "dp_debt", 250, RECEIVABLES, won=None)
+    assert (opened.opened, opened.cleared) == (Receivable("bob", "dp_debt", 8_000), False)
+    assert [t.reference for t in opened.postings] == ["dispute-opened-dp_debt", "dispute-fee-dp_debt"]
+    assert balance(opened.postings, Account(AccountKind.DISPUTE_RECEIVABLE, "bob")) == 8_000
+    assert balance(opened.postings, Account(AccountKind.STRIPE_FEES)) == 250
+    # Decided for the platform: the money comes back and clears that debt, if still owed.
+    owed_again = (*RECEIVABLES, opened.opened)
+    won = debt_debit_disputed(paid, "dp_debt", 250, owed_again, won=True)
+    assert won.cleared
+    assert balance(won.postings, Account(AccountKind.DISPUTE_RECEIVABLE, "bob")) == 0
+    written_off = (*RECEIVABLES, replace(opened.opened, written_off=True))
+    assert not debt_debit_disputed(paid, "dp_debt", 250, written_off, won=True).cleared
+    assert not debt_debit_disputed(paid, "dp_debt", 250, owed_again, won=False).cleared
