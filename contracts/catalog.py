@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from contracts import subjects
 from contracts.collections import (
     CloseCollection,
+    CreateDebtPaymentIntent,
     CreatePaymentIntent,
     CreateRefund,
     CycleStatusChanged,
     ReadChargeFee,
+    ReadDebtChargeFee,
     RetryContribution,
     StartCycle,
 )
@@ -170,6 +172,20 @@ CHANNELS: tuple[Channel, ...] = (
         "it as a platform cost, apart from the pot (once per debit attempt).",
     ),
     Channel(
+        subject=subjects.COLLECTIONS_CREATE_DEBT_PAYMENT_INTENT,
+        payload=CreateDebtPaymentIntent,
+        publisher="collections (to itself)",
+        description="One BECS debit of a member's dispute debt, which the member asked for through the "
+        "API, to make at Stripe with its idempotency key after the request's transaction committed.",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_READ_DEBT_CHARGE_FEE,
+        payload=ReadDebtChargeFee,
+        publisher="collections (to itself)",
+        description="Read Stripe's fee on a member's collected debit of their dispute debt and book it as "
+        "a platform cost (once per debt collection).",
+    ),
+    Channel(
         subject=subjects.COLLECTIONS_CYCLE_STATUS_ALL,
         payload=CycleStatusChanged,
         publisher="collections",
@@ -326,5 +342,25 @@ CHANNELS: tuple[Channel, ...] = (
         payload=MemberNotification,
         publisher="collections",
         description="The member's held pot is released.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_DEBT_COLLECTED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The member's debit of their dispute debt was collected: they owe the group nothing "
+        "more for those disputes, and a pot held for the debt is released.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_DEBT_DEBIT_FAILED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The member's debit of their dispute debt failed (the reason is given): the debt is "
+        "still owed, and they may ask to pay again.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_DEBT_DEBIT_DISPUTED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The member's bank returned the debit that paid their dispute debt: they owe it again.",
     ),
 )

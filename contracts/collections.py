@@ -68,6 +68,37 @@ class CreatePaymentIntent(Message):
     )
 
 
+class CreateDebtPaymentIntent(Message):
+    """Make one BECS debit of a member's dispute debt at Stripe (confirmed, off-session), which the
+    member asked for through the API: their request is the authorisation of this one debit."""
+
+    group_id: UUID = Field(description="The group the member owes.")
+    debt_collection_id: UUID = Field(description="The debt collection the debit is an attempt of.")
+    member_id: str = Field(description="The member debited.")
+    attempt: int = Field(ge=1, description="Which debit attempt of the debt collection this is.")
+    idempotency_key: str = Field(
+        min_length=1, description="Stripe's Idempotency-Key: debt-<debt_collection_id>-<attempt>."
+    )
+    amount: int = Field(ge=1, description="The debt, in minor units.")
+    currency: str = Field(description="Its currency, e.g. aud.")
+    customer_id: str = Field(description="The member's Stripe customer (cus_…).")
+    payment_method_id: str = Field(description="The BECS payment method debited (pm_…).")
+    mandate_id: str = Field(description="Its active mandate (mandate_…).")
+    metadata: dict[str, str] = Field(
+        description="Stripe metadata (debt_collection_id, attempt, group_id, member_id, dispute_ids)."
+    )
+
+
+class ReadDebtChargeFee(Message):
+    """Read Stripe's fee on a member's collected debit of their dispute debt and book it in the
+    ledger's ``stripe_fees``, a platform cost (once per debt collection)."""
+
+    group_id: UUID = Field(description="The group the debt was owed to.")
+    debt_collection_id: UUID = Field(description="The debt collection the debit paid.")
+    payment_intent_id: str = Field(description="The debit's PaymentIntent (pi_…).")
+    currency: str = Field(description="The debit's currency.")
+
+
 class CreateRefund(Message):
     """Refund one debit in full at Stripe (a cancelled cycle gives its money back)."""
 

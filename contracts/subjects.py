@@ -29,6 +29,8 @@ COLLECTIONS_CLOSE_COLLECTION = "collections.cmd.close_collection"
 COLLECTIONS_CREATE_PAYMENT_INTENT = "collections.cmd.create_payment_intent"
 COLLECTIONS_CREATE_REFUND = "collections.cmd.create_refund"
 COLLECTIONS_READ_CHARGE_FEE = "collections.cmd.read_charge_fee"
+COLLECTIONS_CREATE_DEBT_PAYMENT_INTENT = "collections.cmd.create_debt_payment_intent"
+COLLECTIONS_READ_DEBT_CHARGE_FEE = "collections.cmd.read_debt_charge_fee"
 COLLECTIONS_CYCLE_STATUS_PREFIX = "collections.evt"
 COLLECTIONS_CYCLE_STATUS_ALL = "collections.evt.*"
 # Collections: the rotation saga (the group across its cycles).
@@ -73,6 +75,9 @@ NOTIFY_MEMBER_ROTATION_MEMBER_REMOVED = "notify.member.rotation_member_removed"
 NOTIFY_MEMBER_ROTATION_GROUP_DISSOLVED = "notify.member.rotation_group_dissolved"
 NOTIFY_MEMBER_ROTATION_PAYOUT_HELD_FOR_DEBT = "notify.member.rotation_payout_held_for_debt"
 NOTIFY_MEMBER_ROTATION_PAYOUT_RELEASED = "notify.member.rotation_payout_released"
+NOTIFY_MEMBER_DEBT_COLLECTED = "notify.member.debt_collected"
+NOTIFY_MEMBER_DEBT_DEBIT_FAILED = "notify.member.debt_debit_failed"
+NOTIFY_MEMBER_DEBT_DEBIT_DISPUTED = "notify.member.debt_debit_disputed"
 
 # Dead letters: one subject per consumer that gave up.
 DEADLETTER_PREFIX = "deadletter"

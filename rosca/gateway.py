@@ -44,9 +44,10 @@ HOP_BY_HOP_HEADERS = frozenset(
 _ROUTE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # What a browser app may send cross-origin: the methods of the services' APIs, and the member's
-# bearer token with a JSON body (Content-Type: application/json is not a "simple" request).
+# bearer token with a JSON body (Content-Type: application/json is not a "simple" request), and
+# the Idempotency-Key of a request that must not act twice (a member paying their debt).
 CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-CORS_HEADERS = ["Authorization", "Content-Type"]
+CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
 # Routes of every service that are for the operators' network only, under its prefix.
 PRIVATE_ROUTES = frozenset({"metrics"})
 DOT_SEGMENTS = frozenset({".", ".."})

@@ -11,9 +11,11 @@ import logging
 from contracts import subjects
 from contracts.collections import (
     CloseCollection,
+    CreateDebtPaymentIntent,
     CreatePaymentIntent,
     CreateRefund,
     ReadChargeFee,
+    ReadDebtChargeFee,
     RetryContribution,
     StartCycle,
 )
@@ -23,7 +25,7 @@ from contracts.streams import COLLECTIONS, ONBOARDING, PAYOUTS, STRIPE
 from contracts.stripe_events import StripeEventReceived
 from services.collections.deps import Collections
 from services.collections.domain import messages as saga
-from services.collections.service_layer import members, rotations, stripe_calls, stripe_events
+from services.collections.service_layer import debt_calls, members, rotations, stripe_calls, stripe_events
 from services.collections.service_layer.cycle_steps import apply_to_cycle
 from services.collections.service_layer.stripe_reports import (
     DISPUTE_EVENTS,
@@ -96,6 +98,40 @@ async def on_create_payment_intent(message: CreatePaymentIntent, handling: Handl
         last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
     )
     log.info("debit %s: %s", message.idempotency_key, outcome)
+
+
+@router.subscriber(
+    subjects.COLLECTIONS_CREATE_DEBT_PAYMENT_INTENT,
+    stream=COLLECTIONS.name,
+    durable="collections-create-debt-payment-intent",
+)
+async def on_create_debt_payment_intent(
+    message: CreateDebtPaymentIntent, handling: Handling[Collections]
+) -> None:
+    outcome = await debt_calls.create_debt_payment_intent(
+        handling.session,
+        handling.dependencies.stripe,
+        message,
+        handling.clock.now(),
+        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+    )
+    log.info("debt debit %s: %s", message.idempotency_key, outcome)
+
+
+@router.subscriber(
+    subjects.COLLECTIONS_READ_DEBT_CHARGE_FEE,
+    stream=COLLECTIONS.name,
+    durable="collections-read-debt-charge-fee",
+)
+async def on_read_debt_charge_fee(message: ReadDebtChargeFee, handling: Handling[Collections]) -> None:
+    outcome = await debt_calls.book_debt_charge_fee(
+        handling.session,
+        handling.dependencies.stripe,
+        message,
+        handling.clock.now(),
+        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+    )
+    log.info("Stripe fee of debt debit %s: %s", message.payment_intent_id, outcome)
 
 
 @router.subscriber(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.collections.deps import Collections
 from services.collections.handlers import router as messages
-from services.collections.routes import decisions, groups, members, operator
+from services.collections.routes import debts, decisions, groups, members, operator
 from services.collections.settings import CollectionsSettings
 from services.collections.stripe import StripeCollections
 from services.runtime.naming import Namespace
@@ -31,8 +31,9 @@ def create_app(settings: CollectionsSettings) -> FastAPI:
     budget = stripe_request_budget(settings, Namespace(settings.namespace), lambda: service_runtime(app).js)
     collections = Collections(settings, StripeCollections(stripe_client(settings, budget)))
     routes = APIRouter()
-    for feature in (groups, decisions, members, operator):
+    for feature in (groups, decisions, debts, members, operator):
         routes.include_router(feature.router)
     app = create_service_app(replace(DEFINITION, api=routes, dependencies=collections), settings)
     decisions.add_error_handlers(app)
+    debts.add_error_handlers(app)
     return app

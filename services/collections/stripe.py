@@ -14,11 +14,12 @@ from typing import Any
 
 import stripe
 
-from contracts.collections import CreatePaymentIntent, CreateRefund
+from contracts.collections import CreateDebtPaymentIntent, CreatePaymentIntent, CreateRefund
 from services.runtime.stripe_client import stripe_errors_translated
 
 BECS = "au_becs_debit"
 _ATTEMPT_KEYS = ("contribution_id", "attempt")
+_DEBT_ATTEMPT_KEYS = ("debt_collection_id", "attempt")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,35 @@ class StripeCollections:
             page = await self._client.v1.payment_intents.list_async(params)
             async for intent in page.auto_paging_iter():
                 if _same_attempt(intent.metadata, command.metadata):
+                    return _payment_intent_answer(intent)
+        return None
+
+    async def create_debt_payment_intent(self, command: CreateDebtPaymentIntent) -> PaymentIntentAnswer:
+        """A member's debit of their dispute debt: as a contribution's, but in no cycle's transfer group."""
+        params: Any = {
+            "amount": command.amount,
+            "currency": command.currency,
+            "customer": command.customer_id,
+            "payment_method": command.payment_method_id,
+            "allowed_payment_method_types": [BECS],
+            "mandate": command.mandate_id,
+            "confirm": True,
+            "off_session": True,
+            "metadata": command.metadata,
+        }
+        with stripe_errors_translated():
+            intent = await self._client.v1.payment_intents.create_async(
+                params, {"idempotency_key": command.idempotency_key}
+            )
+        return _payment_intent_answer(intent)
+
+    async def find_debt_payment_intent(self, command: CreateDebtPaymentIntent) -> PaymentIntentAnswer | None:
+        """The debit an earlier try of ``command`` made, found by its debt collection and attempt."""
+        params: Any = {"customer": command.customer_id, "limit": 100}
+        with stripe_errors_translated():
+            page = await self._client.v1.payment_intents.list_async(params)
+            async for intent in page.auto_paging_iter():
+                if _tagged_alike(intent.metadata, command.metadata, _DEBT_ATTEMPT_KEYS):
                     return _payment_intent_answer(intent)
         return None
 
@@ -129,6 +159,11 @@ def _same_attempt(found: object, ours: Mapping[str, str]) -> bool:
     """The object rosca tagged with this contribution and attempt."""
     tags = found.to_dict() if isinstance(found, stripe.StripeObject) else {}
     return "contribution_id" in ours and all(tags.get(key) == ours.get(key) for key in _ATTEMPT_KEYS)
+
+
+def _tagged_alike(found: object, ours: Mapping[str, str], keys: tuple[str, ...]) -> bool:
+    tags = found.to_dict() if isinstance(found, stripe.StripeObject) else {}
+    return keys[0] in ours and all(tags.get(key) == ours.get(key) for key in keys)
 
 
 def _id_of(value: object) -> str | None:

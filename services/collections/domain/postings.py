@@ -185,6 +185,47 @@ def receivable_written_off(
     )
 
 
+def debt_collected(
+    debt_collection_id: UUID,
+    member_id: str,
+    currency: str,
+    *,
+    cleared: int,
+    recovered_from_write_off: int = 0,
+    owed_back: int = 0,
+) -> Transaction:
+    """A member paid their dispute debt by a debit they authorised: the receivable (``cleared``)
+    turns into the platform's money again, as does a debt written off meanwhile (recovered from
+    ``write_off``); what no debt is left for (``owed_back``) came from the member and is owed back
+    to them. Once per debt collection, whichever attempt collected it."""
+    entries = [
+        Entry(dispute_receivable(member_id), -cleared),
+        Entry(WRITE_OFF, -recovered_from_write_off),
+        Entry(PLATFORM_FUNDS, cleared + recovered_from_write_off),
+        Entry(member_contributions(member_id), -owed_back),
+        Entry(refund_owed(member_id), owed_back),
+    ]
+    return Transaction(
+        f"debt-collected-{debt_collection_id}", currency, tuple(e for e in entries if e.amount != 0)
+    )
+
+
+def debt_debit_disputed(
+    member_id: str, dispute_id: str, amount: int, currency: str, dispute_fee: int
+) -> tuple[Transaction, ...]:
+    """The bank returned the debit that paid a member's debt: the platform covers it again and the
+    member owes it again, as after any dispute of money already paid out."""
+    receivable = transfer(
+        f"dispute-opened-{dispute_id}", currency, amount, PLATFORM_FUNDS, dispute_receivable(member_id)
+    )
+    return (receivable, *dispute_fee_paid(dispute_id, currency, dispute_fee))
+
+
+def debt_stripe_fee(debt_collection_id: UUID, currency: str, fee: int) -> tuple[Transaction, ...]:
+    """Stripe's fee on the debit that paid a member's debt: the platform's cost, as on a contribution."""
+    return _stripe_fee(f"debt-stripe-fee-{debt_collection_id}", currency, fee)
+
+
 def _stripe_fee(reference: str, currency: str, fee: int) -> tuple[Transaction, ...]:
     if fee <= 0:
         return ()

@@ -153,11 +153,11 @@ class LedgerEntryView(BaseModel):
     step: str = Field(
         description="The saga step that posted it: debit-collected, debit-stripe-fee, debit-refunded, "
         "refund-failed, dispute-opened, dispute-fee, dispute-won, refund-after-dispute, "
-        "payout-requested, cycle-paid or write-off."
+        "payout-requested, cycle-paid, write-off, debt-collected or debt-stripe-fee."
     )
     cycle_id: UUID = Field(description="The cycle it belongs to; the group's id for the group as a whole.")
     cycle_number: int | None = Field(
-        description="Its cycle's number; null for the group as a whole (a write-off)."
+        description="Its cycle's number; null for the group as a whole (a write-off, a debt collected)."
     )
     account: str = Field(description="kind:key, as in balances.")
     amount: int = Field(description="In cents; the entries of one reference add up to zero.")

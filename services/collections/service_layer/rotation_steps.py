@@ -9,6 +9,9 @@ collections' database, so a direct call is exactly-once for free (it commits or 
 the cycle's step and its inbox row), where a consumer of ``collections.evt.cycle_<status>`` would
 need an inbox of its own, would see the rotation's reports late and out of order with the admin's
 decisions, and could not hold a start timer before the next cycle starts.
+A member's debt paid by a debit they asked for (``debts``) is fed the same way, in the
+transaction that books it: ``ReceivableSettled`` for each dispute it paid, ``ReceivableOpened``
+should that debit be disputed in turn.
 
 Locks: a cycle step locks its cycle, then the rotation. A decision of the admin may stop or
 replan cycles, so it first locks every cycle of the group (``lock_cycles_of_group``), then the

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.stripe_events import StripeEventReceived
+from services.collections.service_layer import debt_reports
 from services.collections.service_layer.cycle_steps import apply_to_cycle
 from services.collections.service_layer.stripe_reports import (
     attempt_in_metadata,
@@ -17,6 +18,9 @@ from services.collections.store.cycles import attempt_of_payment_intent, cycle_o
 
 async def on_stripe_report(session: AsyncSession, event: StripeEventReceived, now: datetime) -> str:
     """Returns what became of the event, for logs and metrics."""
+    debt_outcome = await debt_reports.on_debt_event(session, event, now)
+    if debt_outcome is not None:
+        return debt_outcome  # about a member's debit of their dispute debt: no cycle's contribution
     tagged = attempt_in_metadata(event)
     if tagged is not None:
         # Our own metadata names the attempt, even when the create's answer is not recorded yet.

@@ -116,7 +116,7 @@ def _dispute_report(ref: _Ref) -> SagaMessage | None:
     if dispute_id is None or charge_id is None:
         return None
     if event.event_type == "charge.dispute.created":
-        fee = _fee(event.raw_object)
+        fee = dispute_fee(event.raw_object)
         return DisputeOpened(
             at, ref.contribution_id, ref.attempt, dispute_id, ref.payment_intent_id, charge_id, fee
         )
@@ -134,7 +134,7 @@ def _id(value: JsonValue) -> str | None:
     return None
 
 
-def _fee(dispute: dict[str, JsonValue]) -> int:
+def dispute_fee(dispute: dict[str, JsonValue]) -> int:
     """Stripe's dispute fee, from the balance transactions that withdrew the disputed amount."""
     transactions = dispute.get("balance_transactions")
     if not isinstance(transactions, list):

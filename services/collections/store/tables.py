@@ -146,3 +146,55 @@ parked_stripe_events = Table(
         postgresql_where=text("applied_at IS NULL"),
     ),
 )
+
+# A member's dispute debt collected by a debit they asked for (``domain/debt_collection.py``): one
+# row per collection, one per debit attempt of it.
+debt_collections = Table(
+    "debt_collections",
+    metadata,
+    Column("debt_collection_id", Uuid, primary_key=True),
+    Column("group_id", Uuid, ForeignKey("rotations.group_id"), nullable=False),
+    Column("member_id", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    # The disputes whose receivables it pays, as owed when the member asked.
+    Column("dispute_ids", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("debt_collections_by_member", "group_id", "member_id", "created_at"),
+    # One debit of a member's debt at a time: a second request finds the one under way.
+    Index(
+        "debt_collections_one_collecting",
+        "group_id",
+        "member_id",
+        unique=True,
+        postgresql_where=text("status = 'collecting'"),
+    ),
+)
+
+debt_attempts = Table(
+    "debt_attempts",
+    metadata,
+    Column(
+        "debt_collection_id",
+        Uuid,
+        ForeignKey("debt_collections.debt_collection_id"),
+        primary_key=True,
+    ),
+    Column("attempt", Integer, primary_key=True),
+    Column("group_id", Uuid, nullable=False),
+    Column("member_id", Text, nullable=False),
+    # The member's Idempotency-Key of the request that asked for it: a retried request finds it.
+    Column("request_key", Text, nullable=False),
+    # Stored before Stripe is called: debt-<debt_collection_id>-<attempt>.
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("customer_id", Text, nullable=False),
+    Column("payment_method_id", Text, nullable=False),
+    Column("mandate_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("payment_intent_id", Text, unique=True),
+    Column("failure_code", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("debt_attempts_by_request", "group_id", "member_id", "request_key", unique=True),
+)

@@ -94,6 +94,8 @@ def every_posting() -> list[Transaction]:
         postings.payout_requested(cycle_id, "aud", 14_850, 150),
         postings.cycle_paid(cycle_id, "aud", 14_850),
         postings.receivable_written_off("m1", 5_000, "aud", "decision-1"),
+        postings.debt_collected(uuid4(), "m1", "aud", cleared=5_000),
+        *postings.debt_stripe_fee(uuid4(), "aud", 55),
     ]
 
 
