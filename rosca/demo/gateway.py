@@ -11,7 +11,7 @@ class ApiRefusedError(CliError):
     """The API answered a call of the demo with a status the script did not expect."""
 
 
-CREATED = (200, 201)
+CREATED = (200, 201, 202)
 
 
 class MemberSession:
@@ -33,8 +33,16 @@ class MemberSession:
     def put(self, path: str, body: dict[str, Any]) -> Any:
         return self._call("PUT", path, expect=(200,), json=body)
 
-    def _call(self, method: str, path: str, *, expect: tuple[int, ...], **options: Any) -> Any:
-        response = self._client.request(method, path, headers=self._headers, **options)
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        expect: tuple[int, ...],
+        headers: dict[str, str] | None = None,
+        **options: Any,
+    ) -> Any:
+        response = self._client.request(method, path, headers={**self._headers, **(headers or {})}, **options)
         if response.status_code not in expect:
             raise ApiRefusedError(
                 f"{method} {path} as {self.member_id} answered {response.status_code}: {response.text[:500]}"

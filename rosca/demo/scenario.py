@@ -298,7 +298,7 @@ def chapter_dispute(circle: Circle) -> None:
         lambda: circle.cycle(3)["status"] in ("paying_out", "payout_paused"), "cycle 3 to be funded"
     )
     circle.narration.say(f"cycle 3 is funded; Cy's pot is held while she owes ({circle.cycle(3)['status']})")
-    circle.as_(CY).post(f"{debt_path}/payments")
+    circle.as_(CY).post(f"{debt_path}/payments", idempotency_key=f"{circle.group_id}-cy-pays-her-debt")
     circle.narration.say("Cy asked to pay her debt: a debit from her bank account")
     circle.wait_until(lambda: circle.as_(CY).get(debt_path)["owed"] == 0, "Cy's debt debit")
     circle.narration.say("Cy's debt is paid: she is no longer delinquent and her pot is released")
