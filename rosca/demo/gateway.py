@@ -6,12 +6,11 @@ import httpx
 
 from rosca.errors import CliError
 
+CREATED = (200, 201, 202)
+
 
 class ApiRefusedError(CliError):
     """The API answered a call of the demo with a status the script did not expect."""
-
-
-CREATED = (200, 201, 202)
 
 
 class MemberSession:
@@ -26,9 +25,15 @@ class MemberSession:
         return self._call("GET", path, expect=(200,), params=params or None)
 
     def post(
-        self, path: str, body: dict[str, Any] | None = None, *, expect: tuple[int, ...] = (200, 201)
+        self,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        expect: tuple[int, ...] = CREATED,
+        idempotency_key: str | None = None,
     ) -> Any:
-        return self._call("POST", path, expect=expect, json=body)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._call("POST", path, expect=expect, json=body, headers=headers)
 
     def put(self, path: str, body: dict[str, Any]) -> Any:
         return self._call("PUT", path, expect=(200,), json=body)
