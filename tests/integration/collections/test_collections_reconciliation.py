@@ -1,0 +1,196 @@
+"""Reconciliation on real NATS, Postgres and the Stripe simulator: a clean day reconciles to zero;
+a refund made behind the ledger's back and a PaymentIntent it never heard of are reported with
+their kind and amounts, stored with the run, shown to the operator and announced; the daily timer
+runs the day and schedules the next."""
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from contracts import subjects
+from contracts.reconciliation import ReconcileDay
+from contracts.streams import COLLECTIONS
+from services.collections.domain.reconciliation import DifferenceKind, day_of
+from services.collections.service_layer.reconciliation import Scope, reconcile, scheduled_run_id
+from services.collections.store.tables import ledger_transactions
+from services.collections.stripe_books import StripeBooksReader
+from tests.infrastructure import NatsServer
+from tests.integration.collections.conftest import _collections_stack
+from tests.integration.collections.support import OPERATOR_TOKEN, Stack, eventually, member_with_mandate
+from tests.integration.collections.test_collections_cycle import _has_status, debits_out, started_cycle
+from tests.integration.stripe_sim.stripe_sim_harness import RunningSimulator, start_simulator
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_sim() -> Iterator[RunningSimulator]:
+    """A simulator of the test's own: a day's run accounts for every PaymentIntent of the day, and
+    other tests' debits on a shared one would be strays here."""
+    running = start_simulator()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def recon_stack(
+    own_sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> AsyncIterator[Stack]:
+    async with _collections_stack(
+        own_sim, nats_server, postgres_admin_url, hears_stripe=False, operator_token=OPERATOR_TOKEN
+    ) as running:
+        yield running
+
+
+async def funded_cycle(stack: Stack) -> tuple[Any, list[dict[str, Any]]]:
+    """A three-member cycle debited, funded, paying out, with Stripe's fee on each debit booked."""
+    plan, _ = await started_cycle(stack)
+    intents = await debits_out(stack, plan.cycle_id, 3)
+    stack.sim.advance(timedelta(seconds=3))
+    await stack.deliver_stripe_events("payment_intent.succeeded", {pi["id"] for pi in intents})
+    await eventually(lambda: _has_status(stack, plan.cycle_id, "paying_out"), "the cycle is paying out")
+
+    async def fees_booked() -> bool:
+        async with stack.database.transaction() as session:
+            booked = await session.scalar(
+                select(func.count())
+                .select_from(ledger_transactions)
+                .where(ledger_transactions.c.reference.startswith("debit-stripe-fee-"))
+            )
+        return booked == 3
+
+    await eventually(fees_booked, "Stripe's fee on each debit is booked")
+    return plan, stack.payment_intents_of_cycle(plan.cycle_id)
+
+
+def day_of_intents(intents: list[dict[str, Any]]) -> date:
+    (day,) = {day_of(datetime.fromtimestamp(pi["created"], UTC)) for pi in intents}
+    return day
+
+
+async def run_day(stack: Stack, day: date) -> Any:
+    async with stack.database.transaction() as session:
+        return await reconcile(
+            session,
+            StripeBooksReader(stack.sim.client()),
+            Scope(day=day),
+            trigger="test",
+            now=datetime.now(UTC),
+        )
+
+
+async def test_a_clean_day_reconciles_to_zero(recon_stack: Stack) -> None:
+    stack = recon_stack
+    plan, intents = await funded_cycle(stack)
+    day = day_of_intents(intents)
+
+    record = await run_day(stack, day)
+    assert record.differences == ()
+    assert record.cycles_checked >= 1
+    assert record.stripe_objects_read >= 3
+    async with stack.database.transaction() as session:
+        group_run = await reconcile(
+            session,
+            StripeBooksReader(stack.sim.client()),
+            Scope(group_id=plan.group_id),
+            trigger="test",
+            now=datetime.now(UTC),
+        )
+    assert (group_run.cycles_checked, group_run.differences) == (3, ())
+
+
+async def test_a_refund_behind_the_ledgers_back_and_a_stray_payment_intent_are_reported(
+    recon_stack: Stack,
+) -> None:
+    stack = recon_stack
+    plan, intents = await funded_cycle(stack)
+    day = day_of_intents(intents)
+    stripe = stack.sim.client()
+    refunded = intents[0]
+    refund = stripe.v1.refunds.create({"payment_intent": refunded["id"], "amount": 1_000})
+    outsider = member_with_mandate(stack.sim, 9)
+    stray = stripe.v1.payment_intents.create(
+        {
+            "amount": 1_234,
+            "currency": "aud",
+            "customer": outsider.customer_id,
+            "payment_method": outsider.payment_method_id,
+            "mandate": outsider.mandate_id,
+            "allowed_payment_method_types": ["au_becs_debit"],
+            "confirm": True,
+        }
+    )
+    stack.sim.advance(timedelta(days=6))  # the refund settles, the stray debit succeeds
+
+    record = await run_day(stack, day)
+    found = {(d.kind, d.object_ids[0]): d for d in record.differences}
+    assert set(found) == {
+        (DifferenceKind.REFUNDED_DIFFERS, refunded["id"]),
+        (DifferenceKind.DEBIT_UNKNOWN_TO_LEDGER, stray.id),
+    }
+    refund_difference = found[(DifferenceKind.REFUNDED_DIFFERS, refunded["id"])]
+    assert (refund_difference.expected, refund_difference.actual, refund_difference.cycle_id) == (
+        0,
+        1_000,
+        plan.cycle_id,
+    )
+    assert refund.id in refund_difference.object_ids
+    stray_difference = found[(DifferenceKind.DEBIT_UNKNOWN_TO_LEDGER, stray.id)]
+    assert (stray_difference.expected, stray_difference.actual) == (0, 1_234)
+
+    async with httpx.AsyncClient(
+        base_url=stack.service.base_url, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    ) as api:
+        listed = (await api.get("/collections/operator/reconciliations")).json()
+        (run,) = [r for r in listed["runs"] if r["run_id"] == str(record.run_id)]
+        assert run["differences_total"] == 2
+        assert run["differences_by_kind"] == {"debit_unknown_to_ledger": 1, "refunded_differs": 1}
+        shown = (await api.get(f"/collections/operator/reconciliations/{record.run_id}")).json()
+        assert sorted((d["kind"], d["expected"], d["actual"]) for d in shown["differences"]) == [
+            ("debit_unknown_to_ledger", 0, 1_234),
+            ("refunded_differs", 0, 1_000),
+        ]
+        missing = await api.get(f"/collections/operator/reconciliations/{UUID(int=1)}")
+        assert (missing.status_code, missing.json()["error"]["type"]) == (404, "reconciliation_not_found")
+        assert (
+            await api.get("/collections/operator/reconciliations", headers={"Authorization": ""})
+        ).status_code == 401
+
+    async def announced() -> list[dict[str, Any]]:
+        facts = await stack.published(COLLECTIONS.name, subjects.COLLECTIONS_RECONCILIATION_COMPLETED)
+        return [f for f in facts if f["run_id"] == str(record.run_id)]
+
+    await eventually(lambda: _nonempty(announced()), "the run is announced")
+    (fact,) = await announced()
+    assert (fact["differences_total"], fact["differences_truncated"]) == (2, False)
+    assert {d["kind"] for d in fact["differences"]} == {"refunded_differs", "debit_unknown_to_ledger"}
+
+
+async def test_the_daily_timer_runs_its_day_once_and_schedules_the_next(recon_stack: Stack) -> None:
+    stack = recon_stack
+    _, intents = await funded_cycle(stack)
+    day = day_of_intents(intents)
+    command = ReconcileDay(occurred_at=datetime.now(UTC), correlation_id="test", day=day)
+    await stack.publish(subjects.COLLECTIONS_RECONCILE_DAY, command)
+    await stack.publish(subjects.COLLECTIONS_RECONCILE_DAY, command, msg_id="again")  # a redelivery
+
+    async def announced() -> list[dict[str, Any]]:
+        facts = await stack.published(COLLECTIONS.name, subjects.COLLECTIONS_RECONCILIATION_COMPLETED)
+        return [f for f in facts if f["run_id"] == str(scheduled_run_id(day))]
+
+    await eventually(lambda: _nonempty(announced()), "the day's run is announced")
+    await eventually(stack.outbox_empty, "everything is published")
+    (fact,) = await announced()
+    assert (fact["trigger"], fact["day"], fact["differences_total"]) == ("schedule", day.isoformat(), 0)
+    timers = {t["timer_id"]: t for t in await stack.timers(subjects.COLLECTIONS_RECONCILE_DAY)}
+    following = timers[f"collections:reconcile:{day + timedelta(days=1)}"]
+    assert following["payload"]["day"] == (day + timedelta(days=1)).isoformat()
+
+
+async def _nonempty(found: Any) -> bool:
+    return bool(await found)
