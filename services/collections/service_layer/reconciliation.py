@@ -110,13 +110,13 @@ async def _scope_and_intents(
     if scope.day is not None:
         start, end = day_bounds(scope.day)
         intents = await reader.intents_created_between(int(start.timestamp()), int(end.timestamp()))
-        tagged = {cycle for cycle in (_cycle_of(intent) for intent in intents) if cycle is not None}
+        tagged = {cycle for cycle in (cycle_of_intent(intent) for intent in intents) if cycle is not None}
         cycles = await store.cycles_touched(session, start, end) | await store.known_cycles(session, tagged)
         return cycles, intents
     assert scope.group_id is not None
     cycles = set(await store.cycles_of_group(session, scope.group_id))
     listed = await reader.intents_of_customers(await customers_of_groups(session, [scope.group_id]))
-    return cycles, [intent for intent in listed if _cycle_of(intent) in cycles]
+    return cycles, [intent for intent in listed if cycle_of_intent(intent) in cycles]
 
 
 async def customers_of_groups(session: AsyncSession, group_ids: Iterable[UUID] | None) -> set[str]:
@@ -141,7 +141,8 @@ async def customers_of_groups(session: AsyncSession, group_ids: Iterable[UUID] |
     return customers
 
 
-def _cycle_of(intent: dict[str, Any]) -> UUID | None:
+def cycle_of_intent(intent: dict[str, Any]) -> UUID | None:
+    """The cycle rosca tagged a PaymentIntent (as Stripe lists it) with, or None."""
     tagged = (intent.get("metadata") or {}).get("cycle_id")
     try:
         return UUID(tagged) if tagged else None
