@@ -3,8 +3,13 @@ a refund made behind the ledger's back and a PaymentIntent it never heard of are
 their kind and amounts, stored with the run, shown to the operator and announced; the daily timer
 runs the day and schedules the next."""
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +20,7 @@ from sqlalchemy import func, select
 from contracts import subjects
 from contracts.reconciliation import ReconcileDay
 from contracts.streams import COLLECTIONS
+from rosca.stack.state import StackState, write_stack_state
 from services.collections.domain.reconciliation import DifferenceKind, day_of
 from services.collections.service_layer.reconciliation import Scope, reconcile, scheduled_run_id
 from services.collections.store.tables import ledger_transactions
@@ -23,9 +29,11 @@ from tests.infrastructure import NatsServer
 from tests.integration.collections.conftest import _collections_stack
 from tests.integration.collections.support import OPERATOR_TOKEN, Stack, eventually, member_with_mandate
 from tests.integration.collections.test_collections_cycle import _has_status, debits_out, started_cycle
-from tests.integration.stripe_sim.stripe_sim_harness import RunningSimulator, start_simulator
+from tests.integration.stripe_sim.stripe_sim_harness import API_KEY, RunningSimulator, start_simulator
 
 pytestmark = pytest.mark.integration
+
+ROSCA = str(Path(sys.executable).with_name("rosca"))
 
 
 @pytest.fixture
@@ -194,3 +202,66 @@ async def test_the_daily_timer_runs_its_day_once_and_schedules_the_next(recon_st
 
 async def _nonempty(found: Any) -> bool:
     return bool(await found)
+
+
+async def test_rosca_reconcile_exits_zero_on_a_clean_day_and_one_with_every_difference_printed(
+    recon_stack: Stack, tmp_path: Path
+) -> None:
+    stack = recon_stack
+    _, intents = await funded_cycle(stack)
+    day = day_of_intents(intents)
+    data_dir = stack_data_dir(stack, tmp_path)
+
+    clean = await rosca_reconcile(data_dir, "--date", day.isoformat())
+    assert clean.returncode == 0, clean.stderr
+    assert "reconciled: the ledger and Stripe agree to the cent" in clean.stdout
+    assert "listed 3 PaymentIntents created that day" in clean.stderr  # its progress
+
+    refunded = intents[0]
+    stack.sim.client().v1.refunds.create({"payment_intent": refunded["id"], "amount": 1_000})
+    stack.sim.advance(timedelta(days=6))
+    found = await rosca_reconcile(data_dir, "--date", day.isoformat())
+    assert found.returncode == 1, found.stderr
+    assert "1 differences:" in found.stdout
+    (line,) = [line for line in found.stdout.splitlines() if "refunded_differs" in line]
+    assert refunded["id"] in line
+    assert "ledger 0.00  Stripe 10.00 aud" in line
+
+
+def stack_data_dir(stack: Stack, tmp_path: Path) -> Path:
+    """A data dir as ``rosca up`` leaves it for the stack under test: its stack.json (this process
+    stands for the supervisor) and the settings it gave collections."""
+    write_stack_state(
+        tmp_path,
+        StackState(
+            supervisor_pid=os.getpid(),
+            gateway_url="http://127.0.0.1:1",
+            nats_url=stack.service.app.state.runtime.settings.nats_url,
+            namespace=stack.namespace,
+            clock="system",
+            started_at=datetime.now(UTC).isoformat(),
+        ),
+    )
+    settings = stack.service.app.state.runtime.settings
+    values = {
+        "ROSCA_COLLECTIONS_DATABASE_URL": stack.database.url,
+        "ROSCA_COLLECTIONS_NATS_URL": settings.nats_url,
+        "ROSCA_COLLECTIONS_NAMESPACE": stack.namespace,
+        "ROSCA_COLLECTIONS_STRIPE_API_KEY": API_KEY,
+        "ROSCA_COLLECTIONS_STRIPE_API_BASE_URL": stack.sim.base_url,
+    }
+    (tmp_path / "env").mkdir()
+    (tmp_path / "env" / "collections.env").write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return tmp_path
+
+
+async def rosca_reconcile(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ROSCA_")}
+    return await asyncio.to_thread(
+        subprocess.run,
+        [ROSCA, "reconcile", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
