@@ -23,12 +23,16 @@ from contracts.streams import COLLECTIONS
 from rosca.stack.state import StackState, write_stack_state
 from services.collections.domain.reconciliation import DifferenceKind, day_of
 from services.collections.service_layer.reconciliation import Scope, reconcile, scheduled_run_id
+from services.collections.store.reconciliation import runs
 from services.collections.store.tables import ledger_transactions
 from services.collections.stripe_books import StripeBooksReader
-from tests.infrastructure import NatsServer
+from services.runtime.clock import CLOCK_BUCKET, advance_simulated_clock
+from services.runtime.naming import Namespace
+from tests.infrastructure import NatsServer, fresh_database
 from tests.integration.collections.conftest import _collections_stack
 from tests.integration.collections.support import OPERATOR_TOKEN, Stack, eventually, member_with_mandate
 from tests.integration.collections.test_collections_cycle import _has_status, debits_out, started_cycle
+from tests.integration.scheduler.support import scheduler_in_process, scheduler_settings
 from tests.integration.stripe_sim.stripe_sim_harness import API_KEY, RunningSimulator, start_simulator
 
 pytestmark = pytest.mark.integration
@@ -265,3 +269,40 @@ async def rosca_reconcile(data_dir: Path, *args: str) -> subprocess.CompletedPro
         env=environment,
         timeout=120,
     )
+
+
+async def test_the_daily_run_fires_on_the_simulated_clock_through_the_scheduler_one_day_at_a_time(
+    own_sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> None:
+    start = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)  # 11:00 on Monday 1 March in Sydney
+    async with (
+        _collections_stack(
+            own_sim, nats_server, postgres_admin_url, hears_stripe=False, clock="simulated", clock_at=start
+        ) as stack,
+    ):
+        with fresh_database(postgres_admin_url) as scheduler_database:
+            settings = scheduler_settings(scheduler_database, nats_server.url, stack.namespace)
+            async with scheduler_in_process(settings):
+
+                async def days_run() -> list[date]:
+                    async with stack.database.transaction() as session:
+                        found, _ = await runs(session, day=None, limit=50, offset=0)
+                    return sorted(run.day for run in found if run.trigger == "schedule" and run.day)
+
+                async def ran(*days: date) -> bool:
+                    return await days_run() == list(days)
+
+                # At start, collections scheduled yesterday's run (due at 03:00 today: fired at once)
+                # and today's (due at 03:00 tomorrow).
+                await eventually(lambda: ran(date(2027, 2, 28)), "yesterday's run fires at once")
+                await advance_simulated_clock(
+                    stack.js, timedelta(hours=16), bucket=Namespace(stack.namespace).bucket(CLOCK_BUCKET)
+                )  # 03:00 on 2 March in Sydney
+                await eventually(lambda: ran(date(2027, 2, 28), date(2027, 3, 1)), "1 March's run fires")
+                await advance_simulated_clock(
+                    stack.js, timedelta(days=2), bucket=Namespace(stack.namespace).bucket(CLOCK_BUCKET)
+                )
+                await eventually(
+                    lambda: ran(date(2027, 2, 28), date(2027, 3, 1), date(2027, 3, 2), date(2027, 3, 3)),
+                    "each day's run schedules the next: the chain catches up day by day",
+                )
