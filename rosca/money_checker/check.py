@@ -3,9 +3,10 @@ and check every invariant (``invariants.py``).
 
 Only the cycles in the given database are checked, and only the Stripe objects of their members'
 customers and of their transfer groups: tests that share one simulator never see each other's.
-Payouts' database joins when that service books its transfers (``payouts_database_url``, not read
-yet); until then ``transfers_on_stripe=False`` is for a test that plays payouts' part by
-publishing ``payouts.evt.cycle_paid`` itself, so the ledger books payouts Stripe never saw.
+Payouts' database (its transfers, one per charge) is to join as an argument when that service
+books them; today the transfers are read from Stripe by ``transfer_group``. ``transfers_on_stripe``
+is False only for a test that plays payouts' part by publishing ``payouts.evt.cycle_paid`` itself,
+so the ledger books payouts Stripe never saw.
 """
 
 from collections import defaultdict
@@ -29,11 +30,9 @@ async def check_money(
     stripe_client: stripe.StripeClient,
     *,
     transfers_on_stripe: bool = True,
-    payouts_database_url: str | None = None,
 ) -> rules.MoneyReport:
     """Every invariant of ``invariants.py`` on these books; the report's violations are empty when
     they all hold."""
-    del payouts_database_url  # payouts books nothing yet; its checks join when it does
     database = Database(collections_database_url, pool_size=1)
     try:
         async with database.transaction() as session:
