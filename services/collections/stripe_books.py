@@ -35,14 +35,16 @@ class StripeBooksReader:
         self._client = client
         self._progress = progress or (lambda _: None)
 
-    async def intents_created_between(self, start: int, end: int) -> list[dict[str, Any]]:
+    async def intents_created_between(
+        self, start: int, end: int, what: str = "PaymentIntents created that day"
+    ) -> list[dict[str, Any]]:
         """Every PaymentIntent created in [start, end) (Unix seconds), rosca's or not."""
         params: Any = {
             "created": {"gte": start, "lt": end},
             "limit": PAGE,
             "expand": [f"data.{_EXPANDED_CHARGE}"],
         }
-        return await self._listed("PaymentIntents created that day", self._client.v1.payment_intents, params)
+        return await self._listed(what, self._client.v1.payment_intents, params)
 
     async def intents_of_customers(self, customer_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Every PaymentIntent of these customers (a group's members)."""

@@ -112,11 +112,30 @@ async def _scope_and_intents(
         intents = await reader.intents_created_between(int(start.timestamp()), int(end.timestamp()))
         tagged = {cycle for cycle in (cycle_of_intent(intent) for intent in intents) if cycle is not None}
         cycles = await store.cycles_touched(session, start, end) | await store.known_cycles(session, tagged)
-        return cycles, intents
+        return cycles, intents + await _earlier_intents_of(session, reader, cycles, start)
     assert scope.group_id is not None
     cycles = set(await store.cycles_of_group(session, scope.group_id))
     listed = await reader.intents_of_customers(await customers_of_groups(session, [scope.group_id]))
     return cycles, [intent for intent in listed if cycle_of_intent(intent) in cycles]
+
+
+async def _earlier_intents_of(
+    session: AsyncSession, reader: StripeBooksReader, cycles: set[UUID], day_start: datetime
+) -> list[dict[str, Any]]:
+    """The debits of the day's cycles made before the day, by one listing from the first cycle's
+    start (a page of 100 a request, where fetching each the ledger knows would cost one a debit);
+    any the listing misses, the ledger's own ids still fetch."""
+    first_day = await store.earliest_start(session, cycles)
+    if first_day is None:
+        return []
+    # A day's margin: a debit is made on its cycle's start date in the group's time zone.
+    since, _ = day_bounds(first_day - timedelta(days=1))
+    if since >= day_start:
+        return []
+    listed = await reader.intents_created_between(
+        int(since.timestamp()), int(day_start.timestamp()), "PaymentIntents of the days before"
+    )
+    return [intent for intent in listed if cycle_of_intent(intent) in cycles]
 
 
 async def customers_of_groups(session: AsyncSession, group_ids: Iterable[UUID] | None) -> set[str]:

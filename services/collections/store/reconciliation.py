@@ -63,6 +63,17 @@ async def known_cycles(session: AsyncSession, cycle_ids: Iterable[UUID]) -> set[
     return set(await session.scalars(select(cycles.c.cycle_id).where(cycles.c.cycle_id.in_(wanted))))
 
 
+async def earliest_start(session: AsyncSession, cycle_ids: Iterable[UUID]) -> date | None:
+    """The first start date among the cycles: none of their debits is older."""
+    wanted = list(cycle_ids)
+    if not wanted:
+        return None
+    found: date | None = await session.scalar(
+        select(func.min(cycles.c.starts_on)).where(cycles.c.cycle_id.in_(wanted))
+    )
+    return found
+
+
 async def ledger_books(session: AsyncSession, cycle_ids: Iterable[UUID]) -> LedgerBooks:
     """What the ledger booked for each debit attempt, dispute and payout of ``cycle_ids``."""
     scope = frozenset(cycle_ids)

@@ -21,7 +21,9 @@ from contracts import subjects
 from contracts.reconciliation import ReconcileDay
 from contracts.streams import COLLECTIONS
 from rosca.stack.state import StackState, write_stack_state
+from services.collections.calendar import BecsBusinessCalendar
 from services.collections.domain.reconciliation import DifferenceKind, day_of
+from services.collections.domain.rotation import plan_rotation
 from services.collections.service_layer.reconciliation import Scope, reconcile, scheduled_run_id
 from services.collections.store.reconciliation import runs
 from services.collections.store.tables import ledger_transactions
@@ -30,7 +32,14 @@ from services.runtime.clock import CLOCK_BUCKET, advance_simulated_clock
 from services.runtime.naming import Namespace
 from tests.infrastructure import NatsServer, fresh_database
 from tests.integration.collections.conftest import _collections_stack
-from tests.integration.collections.support import OPERATOR_TOKEN, Stack, eventually, member_with_mandate
+from tests.integration.collections.support import (
+    OPERATOR_TOKEN,
+    Stack,
+    assert_money_checks_pass,
+    eventually,
+    group_activated,
+    member_with_mandate,
+)
 from tests.integration.collections.test_collections_cycle import _has_status, debits_out, started_cycle
 from tests.integration.scheduler.support import scheduler_in_process, scheduler_settings
 from tests.integration.stripe_sim.stripe_sim_harness import API_KEY, RunningSimulator, start_simulator
@@ -306,3 +315,72 @@ async def test_the_daily_run_fires_on_the_simulated_clock_through_the_scheduler_
                     lambda: ran(date(2027, 2, 28), date(2027, 3, 1), date(2027, 3, 2), date(2027, 3, 3)),
                     "each day's run schedules the next: the chain catches up day by day",
                 )
+
+
+class CountingReader(StripeBooksReader):
+    """The reader, counting the PaymentIntents it had to fetch one by one."""
+
+    fetched = 0
+
+    async def intent(self, payment_intent_id: str) -> dict[str, Any] | None:
+        self.fetched += 1
+        return await super().intent(payment_intent_id)
+
+
+@pytest.fixture
+def sim_from_monday() -> Iterator[RunningSimulator]:
+    """A simulator whose clock starts on MONDAY (a simulated clock never moves back to its own)."""
+    running = start_simulator(start=MONDAY)
+    yield running
+    running.stop()
+
+
+MONDAY = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)  # 11:00 in Sydney
+
+
+async def test_a_later_days_run_checks_its_cycles_whole_with_debits_listed_from_their_start(
+    sim_from_monday: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> None:
+    """On one clock (the service's and Stripe's, as `rosca up` runs them): debits made on Monday,
+    their success booked on Wednesday; Wednesday's run compares the cycle's Monday debits, found by
+    one listing from the cycle's start rather than fetched one by one."""
+    monday = MONDAY
+    async with _collections_stack(
+        sim_from_monday,
+        nats_server,
+        postgres_admin_url,
+        hears_stripe=False,
+        clock="simulated",
+        clock_at=monday,
+    ) as stack:
+        members = [member_with_mandate(stack.sim, position) for position in (1, 2, 3)]
+        activation = group_activated(members).model_copy(
+            update={"start_date": day_of(monday), "activated_at": monday, "occurred_at": monday}
+        )
+        await stack.publish(subjects.ONBOARDING_GROUP_ACTIVATED, activation)
+        cycle_id = plan_rotation(activation, BecsBusinessCalendar())[0].cycle_id
+
+        async def start_timer() -> list[dict[str, Any]]:
+            timers = await stack.timers(subjects.COLLECTIONS_START_CYCLE)
+            return [t for t in timers if t["payload"]["cycle_id"] == str(cycle_id)]
+
+        await eventually(lambda: _nonempty(start_timer()), "the first cycle's start is scheduled")
+        await stack.fire_timer((await start_timer())[0])
+        intents = await debits_out(stack, cycle_id, 3)
+        stack.sim.advance(timedelta(days=2))
+        await advance_simulated_clock(
+            stack.js, timedelta(days=2), bucket=Namespace(stack.namespace).bucket(CLOCK_BUCKET)
+        )
+        await stack.deliver_stripe_events("payment_intent.succeeded", {pi["id"] for pi in intents})
+        await eventually(lambda: _has_status(stack, cycle_id, "paying_out"), "the cycle is paying out")
+        await assert_money_checks_pass(stack)
+
+        wednesday = day_of(monday + timedelta(days=2))
+        reader = CountingReader(stack.sim.client())
+        async with stack.database.transaction() as session:
+            record = await reconcile(
+                session, reader, Scope(day=wednesday), trigger="test", now=monday + timedelta(days=2)
+            )
+        assert (record.cycles_checked, record.differences) == (1, ())
+        assert record.stripe_objects_read == 3
+        assert reader.fetched == 0
