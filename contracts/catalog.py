@@ -28,6 +28,7 @@ from contracts.onboarding import (
     PayoutAccountRestricted,
 )
 from contracts.payouts import CyclePaid, HoldCyclePayout, PayCycle, PayoutPaused, ReleaseCyclePayout
+from contracts.reconciliation import ReconcileDay, ReconciliationCompleted
 from contracts.rotation import (
     MembersRemoved,
     PayoutHeldForDelinquency,
@@ -191,6 +192,20 @@ CHANNELS: tuple[Channel, ...] = (
         publisher="collections",
         description="A cycle's status changed. Subject: collections.evt.cycle_<status> (collecting, funded, "
         "paying_out, payout_paused, completed, cancelling, cancelled).",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_RECONCILE_DAY,
+        payload=ReconcileDay,
+        publisher="scheduler (collections' daily timer)",
+        description="Reconcile one day of the ledger with Stripe's records (timer "
+        "collections:reconcile:<day>, due at 03:00 the next day in Australia/Sydney).",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_RECONCILIATION_COMPLETED,
+        payload=ReconciliationCompleted,
+        publisher="collections",
+        description="A reconciliation of the ledger with Stripe finished: its counts and its differences "
+        "(the first 100; the operator API has them all). Zero differences: reconciled.",
     ),
     Channel(
         subject=subjects.PAYOUTS_PAY_CYCLE,

@@ -31,6 +31,8 @@ COLLECTIONS_CREATE_REFUND = "collections.cmd.create_refund"
 COLLECTIONS_READ_CHARGE_FEE = "collections.cmd.read_charge_fee"
 COLLECTIONS_CREATE_DEBT_PAYMENT_INTENT = "collections.cmd.create_debt_payment_intent"
 COLLECTIONS_READ_DEBT_CHARGE_FEE = "collections.cmd.read_debt_charge_fee"
+COLLECTIONS_RECONCILE_DAY = "collections.cmd.reconcile_day"
+COLLECTIONS_RECONCILIATION_COMPLETED = "collections.evt.reconciliation_completed"
 COLLECTIONS_CYCLE_STATUS_PREFIX = "collections.evt"
 COLLECTIONS_CYCLE_STATUS_ALL = "collections.evt.*"
 # Collections: the rotation saga (the group across its cycles).

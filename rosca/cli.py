@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 import typer
 from typer.core import TyperGroup
@@ -327,6 +328,32 @@ def mint_token(
     lifetime = _parsed("--ttl", parse_duration, ttl)
     data_dir: Path = context.obj
     say(stack_member_token(data_dir, sub, lifetime=lifetime, email=email, name=name))
+
+
+@app.command()
+def reconcile(
+    *,
+    day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            help="The day to reconcile, YYYY-MM-DD in Australia/Sydney (default: yesterday on the "
+            "stack's clock).",
+        ),
+    ] = None,
+    group: Annotated[
+        UUID | None, typer.Option("--group", help="Reconcile this group instead of a day.")
+    ] = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+) -> None:
+    """Compare collections' ledger with Stripe's records for a day or a group; print every difference,
+    exit 1 if there is any."""
+    from rosca.service_commands import use_stack_settings  # noqa: PLC0415
+    from services.collections import cli as collections_cli  # noqa: PLC0415
+
+    use_stack_settings(data_dir, "collections")
+    collections_cli.reconcile_command(day=day, group=group)
 
 
 def _webhooks_commands() -> TyperGroup:

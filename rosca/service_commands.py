@@ -34,16 +34,7 @@ def run_in_the_stack(service_app: typer.Typer, service: str, *, help: str) -> Ty
         chosen["data_dir"] = data_dir
 
     def use_the_stacks_settings() -> None:
-        data_dir = chosen.get("data_dir", DEFAULT_DATA_DIR)
-        prefix = f"ROSCA_{service.upper()}_"
-        if running_stack(data_dir) is None and f"{prefix}NATS_URL" in os.environ:
-            return  # the caller's own deployment
-        require_running_stack(
-            data_dir,
-            otherwise=f"or set {prefix}NATS_URL and {prefix}DATABASE_URL to work on another deployment",
-        )
-        for name, value in read_env_file(service_environment_path(data_dir, service)).items():
-            os.environ.setdefault(name, value)
+        use_stack_settings(chosen.get("data_dir", DEFAULT_DATA_DIR), service)
 
     # Looked up as a command runs, not in the group's callback: that one runs before a command's
     # --help too, which must work with no stack.
@@ -57,6 +48,21 @@ def run_in_the_stack(service_app: typer.Typer, service: str, *, help: str) -> Ty
         if command.callback is not None:
             command.callback = _first(use_the_stacks_settings, command.callback)
     return commands
+
+
+def use_stack_settings(data_dir: Path, service: str) -> None:
+    """Put the settings the stack in ``data_dir`` gave ``service`` in the environment (the caller's
+    own ``ROSCA_<SERVICE>_*`` win). With no stack running there, the caller must have named the
+    service's NATS (``ROSCA_<SERVICE>_NATS_URL``): never the default port's."""
+    prefix = f"ROSCA_{service.upper()}_"
+    if running_stack(data_dir) is None and f"{prefix}NATS_URL" in os.environ:
+        return  # the caller's own deployment
+    require_running_stack(
+        data_dir,
+        otherwise=f"or set {prefix}NATS_URL and {prefix}DATABASE_URL to work on another deployment",
+    )
+    for name, value in read_env_file(service_environment_path(data_dir, service)).items():
+        os.environ.setdefault(name, value)
 
 
 def _first(before: Callable[[], None], callback: Callable[..., Any]) -> Callable[..., Any]:

@@ -21,11 +21,19 @@ from contracts.collections import (
 )
 from contracts.onboarding import GroupActivated, MemberPaymentMethodChanged
 from contracts.payouts import CyclePaid, PayoutPaused
+from contracts.reconciliation import ReconcileDay
 from contracts.streams import COLLECTIONS, ONBOARDING, PAYOUTS, STRIPE
 from contracts.stripe_events import StripeEventReceived
 from services.collections.deps import Collections
 from services.collections.domain import messages as saga
-from services.collections.service_layer import debt_calls, members, rotations, stripe_calls, stripe_events
+from services.collections.service_layer import (
+    debt_calls,
+    members,
+    reconciliation,
+    rotations,
+    stripe_calls,
+    stripe_events,
+)
 from services.collections.service_layer.cycle_steps import apply_to_cycle
 from services.collections.service_layer.stripe_reports import (
     DISPUTE_EVENTS,
@@ -33,6 +41,7 @@ from services.collections.service_layer.stripe_reports import (
     REFUND_EVENTS,
 )
 from services.runtime.consumer import Handling, MessageRouter
+from services.runtime.stripe_client import StripeBusyError, stripe_errors_translated
 
 log = logging.getLogger(__name__)
 
@@ -185,3 +194,17 @@ async def on_cycle_paid(message: CyclePaid, handling: Handling[Collections]) -> 
 async def on_payout_paused(message: PayoutPaused, handling: Handling[Collections]) -> None:
     paused = saga.PayoutPaused(message.occurred_at, message.reason)
     await apply_to_cycle(handling.session, message.cycle_id, paused, handling.clock.now(), message.message_id)
+
+
+@router.subscriber(
+    subjects.COLLECTIONS_RECONCILE_DAY, stream=COLLECTIONS.name, durable="collections-reconcile-day"
+)
+async def on_reconcile_day(message: ReconcileDay, handling: Handling[Collections]) -> None:
+    try:
+        with stripe_errors_translated():
+            record = await reconciliation.on_reconcile_day(
+                handling.session, handling.dependencies.stripe_books, message, handling.clock.now()
+            )
+    except StripeBusyError as busy:
+        raise stripe_calls.put_off(busy) from busy
+    log.info("reconciled %s: %d differences", message.day, len(record.differences))

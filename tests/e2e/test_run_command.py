@@ -340,6 +340,23 @@ def test_up_serves_every_service_then_stops_cleanly_and_restarts_on_its_data(
     after = simulated_time(data_dir)
     assert after - before == timedelta(days=2)
 
+    # Collections reconciles each day with Stripe on the simulated clock (the days the jump crossed
+    # too), and on demand; both show in the operator's view.
+    reconciled = rosca("reconcile", "--data-dir", str(data_dir))
+    assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
+    assert "reconciled: the ledger and Stripe agree to the cent" in reconciled.stdout
+    collections_operator = {"Authorization": f"Bearer {secrets['ROSCA_COLLECTIONS_OPERATOR_TOKEN']}"}
+    with httpx.Client(base_url=first.gateway_url, trust_env=False, timeout=10) as gateway:
+        deadline = time.monotonic() + 30
+        while True:
+            listed = gateway.get("/collections/operator/reconciliations", headers=collections_operator).json()
+            triggers = {run["trigger"] for run in listed["runs"]}
+            if triggers == {"schedule", "cli"} or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert triggers == {"schedule", "cli"}, listed
+        assert {run["differences_total"] for run in listed["runs"]} == {0}
+
     pids = first.recorded_pids()
     assert set(pids) == {*SERVICES, "gateway", "nats", "postgres", "stripe-sim"}
     assert first.stop_with(signal.SIGINT) == 0, first.output()

@@ -18,7 +18,7 @@ from services.runtime.operator_auth import operator_token_required
 from services.runtime.service import RuntimeDep, service_runtime
 
 
-def _operator_token(request: Request) -> SecretStr | None:
+def operator_token(request: Request) -> SecretStr | None:
     settings = service_runtime(request.app).settings
     return settings.operator_token if isinstance(settings, CollectionsSettings) else None
 
@@ -26,7 +26,7 @@ def _operator_token(request: Request) -> SecretStr | None:
 router = APIRouter(
     prefix="/operator",
     tags=["operator"],
-    dependencies=[Depends(operator_token_required(_operator_token))],
+    dependencies=[Depends(operator_token_required(operator_token))],
     responses=documented_errors(401, 422, 503),
 )
 

@@ -198,3 +198,39 @@ debt_attempts = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("debt_attempts_by_request", "group_id", "member_id", "request_key", unique=True),
 )
+
+# Reconciliation with Stripe: each run, and the differences it found (append-only).
+reconciliation_runs = Table(
+    "reconciliation_runs",
+    metadata,
+    Column("run_id", Uuid, primary_key=True),
+    Column("scope", Text, nullable=False),  # day or group
+    Column("day", Date),
+    Column("group_id", Uuid),
+    Column("trigger", Text, nullable=False),  # schedule, cli or api
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=False),
+    Column("cycles_checked", Integer, nullable=False),
+    Column("stripe_objects_read", Integer, nullable=False),
+    Column("differences_total", Integer, nullable=False),
+    Column("differences_by_kind", JSONB, nullable=False),
+    Index("reconciliation_runs_newest", "completed_at"),
+)
+
+reconciliation_differences = Table(
+    "reconciliation_differences",
+    metadata,
+    Column("difference_id", BigInteger, Identity(), primary_key=True),
+    Column("run_id", Uuid, ForeignKey("reconciliation_runs.run_id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("cycle_id", Uuid),
+    Column("object_type", Text, nullable=False),
+    Column("object_ids", JSONB, nullable=False),
+    Column("ledger_reference", Text),
+    # The ledger's figure and Stripe's, in minor units of ``currency``.
+    Column("expected", BigInteger, nullable=False),
+    Column("actual", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Index("reconciliation_differences_by_run", "run_id"),
+)

@@ -24,6 +24,7 @@ from contracts import subjects
 from contracts.messages import Message
 from contracts.onboarding import ActivatedMember, GroupActivated, GroupPolicy
 from contracts.streams import COLLECTIONS, PAYOUTS, SCHEDULER
+from rosca.money_checker import check_money
 from rosca.stack.ports import free_port
 from services.collections.settings import CollectionsSettings
 from services.collections.store.tables import contributions, cycles
@@ -217,6 +218,21 @@ class Stack(Wiring):
     """The service served in a thread of this process."""
 
     service: ServedInThread
+
+
+async def assert_money_checks_pass(wiring: Wiring, *, transfers_on_stripe: bool = False) -> None:
+    """The money checker on the test's books and the simulator's: every invariant holds.
+    ``transfers_on_stripe`` stays False while a test plays payouts' part (no transfer is made)."""
+    # The books settle on their own time (Stripe's fee is read apart from the saga): a few tries.
+    for _ in range(50):
+        report = await check_money(
+            wiring.database.url, wiring.sim.client(), transfers_on_stripe=transfers_on_stripe
+        )
+        if report.passed:
+            break
+        await asyncio.sleep(0.2)
+    assert report.passed, report.describe()
+    assert report.transactions_checked > 0, "the checker found no books to check"
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20.0) -> None:

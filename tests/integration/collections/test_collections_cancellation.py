@@ -10,7 +10,12 @@ from contracts import subjects
 from contracts.onboarding import MemberPaymentMethodChanged
 from services.collections.domain.ledger import cycle_books_problems
 from services.collections.store.ledger import transactions_of_cycle
-from tests.integration.collections.support import Stack, eventually, member_with_mandate
+from tests.integration.collections.support import (
+    Stack,
+    assert_money_checks_pass,
+    eventually,
+    member_with_mandate,
+)
 from tests.integration.collections.test_collections_cycle import _has_status, debits_out, started_cycle
 
 pytestmark = pytest.mark.integration
@@ -65,6 +70,7 @@ async def test_a_cycle_closed_at_its_deadline_refunds_every_debit_and_closes_wit
         "collections.evt.cycle_cancelling",
         "collections.evt.cycle_cancelled",
     ]
+    await assert_money_checks_pass(stack)
 
 
 async def test_a_member_who_authorises_a_new_bank_account_is_debited_again_at_once(stack: Stack) -> None:

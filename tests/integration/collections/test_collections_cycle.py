@@ -14,7 +14,13 @@ from services.collections.calendar import BecsBusinessCalendar
 from services.collections.domain.ledger import AccountKind, balance_of_kind, cycle_books_problems
 from services.collections.domain.rotation import CyclePlan, plan_rotation
 from services.collections.store.ledger import transactions_of_cycle
-from tests.integration.collections.support import Stack, eventually, group_activated, member_with_mandate
+from tests.integration.collections.support import (
+    Stack,
+    assert_money_checks_pass,
+    eventually,
+    group_activated,
+    member_with_mandate,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -149,6 +155,7 @@ async def test_an_activated_group_is_debited_funded_and_paid_out_with_true_books
     assert balance_of_kind(books, AccountKind.TRANSFERS) == 14_850
     assert balance_of_kind(books, AccountKind.PLATFORM_FEES) == 150
     assert balance_of_kind(books, AccountKind.CYCLE_POT) == 0
+    await assert_money_checks_pass(stack)
 
 
 async def _has_status(stack: Stack, cycle_id: UUID, status: str) -> bool:

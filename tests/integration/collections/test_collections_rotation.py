@@ -26,7 +26,13 @@ from services.collections.store import queries
 from services.collections.store.ledger import transactions_of_cycle
 from services.collections.store.rotation_state import state_of
 from services.collections.store.tables import rotations
-from tests.integration.collections.support import Stack, eventually, group_activated, member_with_mandate
+from tests.integration.collections.support import (
+    Stack,
+    assert_money_checks_pass,
+    eventually,
+    group_activated,
+    member_with_mandate,
+)
 from tests.integration.collections.test_collections_cycle import _has_status, debits_out
 
 pytestmark = pytest.mark.integration
@@ -150,6 +156,7 @@ async def test_a_two_member_rotation_runs_both_cycles_and_completes_once(stack: 
     assert [f["subject"] for f in await stack.rotation_facts(activation.group_id)] == [
         "collections.evt.rotation_completed"
     ]
+    await assert_money_checks_pass(stack)
 
 
 async def test_a_cancelled_round_holds_the_rotation_until_the_admin_retries_it(stack: Stack) -> None:
@@ -209,6 +216,7 @@ async def test_a_cancelled_round_holds_the_rotation_until_the_admin_retries_it(s
         {"cycle_number": 1, "member_id": first.recipient.member_id},
         {"cycle_number": 2, "member_id": second.recipient.member_id},
     ]
+    await assert_money_checks_pass(stack)
 
 
 async def test_dissolving_the_group_stops_every_debit(stack: Stack) -> None:
@@ -248,6 +256,7 @@ async def test_dissolving_the_group_stops_every_debit(stack: Stack) -> None:
             session, activation.members[0].member_id, after=None, limit=100
         )
     assert {row.cycle_id for row in mine} == {first.cycle_id, second.cycle_id}
+    await assert_money_checks_pass(stack)
 
 
 async def test_a_debt_holds_the_recipients_payout_until_the_admin_writes_it_off(stack: Stack) -> None:

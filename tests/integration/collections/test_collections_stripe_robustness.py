@@ -22,7 +22,13 @@ from services.runtime.clock import CLOCK_BUCKET, advance_simulated_clock
 from services.runtime.naming import Namespace
 from services.runtime.request_budget import SharedRequestBudget
 from services.runtime.stripe_client import BUDGET_BUCKET
-from tests.integration.collections.support import Stack, eventually, group_activated, member_with_mandate
+from tests.integration.collections.support import (
+    Stack,
+    assert_money_checks_pass,
+    eventually,
+    group_activated,
+    member_with_mandate,
+)
 from tests.integration.collections.test_collections_cycle import (
     AMOUNT,
     _count,
@@ -95,6 +101,7 @@ async def test_stripes_fees_on_a_funded_cycle_are_booked_once_as_a_platform_cost
     )
     assert balance_of_kind(books, AccountKind.CYCLE_POT) == 0
     assert await stack.published("DEADLETTER") == []
+    await assert_money_checks_pass(stack)
 
 
 async def test_a_busy_stripe_budget_puts_debits_off_without_failing_them(slow_budget_stack: Stack) -> None:

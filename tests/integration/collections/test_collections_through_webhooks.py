@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.integration.collections.support import Stack, eventually
+from tests.integration.collections.support import Stack, assert_money_checks_pass, eventually
 from tests.integration.collections.test_collections_cycle import _has_status, debits_out, started_cycle
 
 pytestmark = pytest.mark.integration
@@ -20,3 +20,4 @@ async def test_stripes_own_webhooks_fund_a_cycle_and_ask_payouts_for_its_pot(hea
     await eventually(lambda: _has_status(stack, plan.cycle_id, "paying_out"), "the webhooks fund the cycle")
     (pay,) = await stack.pay_cycle_commands()
     assert {c["payment_intent_id"] for c in pay["charges"]} == {pi["id"] for pi in intents}
+    await assert_money_checks_pass(stack)

@@ -18,7 +18,13 @@ from services.collections.domain.rotation import CyclePlan, plan_rotation
 from services.collections.handlers import router
 from services.collections.store.ledger import transactions_of_cycle
 from tests.integration.collections.conftest import WEBHOOK_FAULTS
-from tests.integration.collections.support import Stack, eventually, group_activated, member_with_mandate
+from tests.integration.collections.support import (
+    Stack,
+    assert_money_checks_pass,
+    eventually,
+    group_activated,
+    member_with_mandate,
+)
 from tests.integration.collections.test_collections_cycle import AMOUNT, _has_status
 
 pytestmark = pytest.mark.integration
@@ -85,6 +91,7 @@ async def completed_cycle(stack: Stack, *, dropped_connection_percent: float = 0
         await _run_to_completion(stack, plan)
     finally:
         stack.sim.faults(dropped_connection_percent=0)
+    await assert_money_checks_pass(stack)
     return await outcome_of(stack, plan)
 
 

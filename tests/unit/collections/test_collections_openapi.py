@@ -13,6 +13,8 @@ ROUTES = {
     "/collections/operator/stuck-cycles": {"401", "422", "503"},
     "/collections/groups/{group_id}/members/me/debt": {"401", "404", "422", "503"},
     "/collections/members/me/debts": {"401", "422", "503"},
+    "/collections/operator/reconciliations": {"401", "422", "503"},
+    "/collections/operator/reconciliations/{run_id}": {"401", "404", "422", "503"},
 }
 DECISIONS = {
     "/collections/groups/{group_id}/decisions": {"401", "403", "404", "409", "422", "503"},
