@@ -27,6 +27,7 @@ STORY = (
     scenario.chapter_restricted_recipient,
     scenario.chapter_dispute,
     scenario.chapter_statement,
+    scenario.chapter_checks,
 )
 
 
@@ -45,7 +46,15 @@ def run_demo(data_dir: Path, gateway_port: int) -> None:
             run_tag = secrets.token_hex(3)
             sessions = {member.key: _signed_in(http, data_dir, member, run_tag) for member in CIRCLE}
             books = StripeBooks(stack.stripe_api_base_url)
-            circle = scenario.Circle(sessions, clock, simulator, books, narration)
+            operator = scenario.Operator(data_dir, stack.stripe_api_base_url)
+            circle = scenario.Circle(
+                sessions,
+                clock=clock,
+                simulator=simulator,
+                stripe=books,
+                narration=narration,
+                operator=operator,
+            )
             narration.today(clock.now())
             for chapter in STORY:
                 chapter(circle)

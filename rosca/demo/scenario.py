@@ -1,11 +1,14 @@
 """The demo's story, chapter by chapter: what the members do, what goes wrong, and what they see."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rosca.demo.cast import ALICE, BO, BSB, CIRCLE, CONTRIBUTION, CY, DEE, SUCCEEDS, Member
+from rosca.demo.checks import money_checks, reconcile_group
 from rosca.demo.gateway import ApiRefusedError, MemberSession
 from rosca.demo.narration import Narration
 from rosca.demo.simulator import StripeBooks, StripeSimulator
@@ -28,15 +31,18 @@ class Circle:
     def __init__(
         self,
         sessions: dict[str, MemberSession],
+        *,
         clock: TimeMachine,
         simulator: StripeSimulator,
         stripe: StripeBooks,
         narration: Narration,
+        operator: "Operator",
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.simulator = simulator
         self.stripe = stripe
+        self.operator = operator
         self.narration = narration
         self.group_id = ""
 
@@ -317,3 +323,19 @@ def chapter_statement(circle: Circle) -> None:
     circle.narration.chapter("8. The statement: where every cent went")
     sessions = {circle.id_of(member): circle.as_(member) for member in CIRCLE}
     print_statement(circle.narration.console, read_statement(circle.group_id, sessions), circle.name_of)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """What the platform's operator reaches: the stack's data dir and Stripe's books."""
+
+    data_dir: Path
+    stripe_api_base_url: str
+
+
+def chapter_checks(circle: Circle) -> None:
+    circle.narration.chapter("9. The books checked")
+    operator = circle.operator
+    circle.narration.say(money_checks(operator.data_dir, operator.stripe_api_base_url))
+    for line in reconcile_group(operator.data_dir, circle.group_id).splitlines():
+        circle.narration.say(line)
