@@ -2,8 +2,8 @@
 since when it has been ready. Fed by onboarding's facts and by Stripe's ``account.updated`` on the
 Connect endpoint, whichever comes first. Pure: no I/O.
 
-Stripe and onboarding order nothing: a report older than the last one applied is ignored (a
-status never moves backwards in time). A transfer Stripe refused because of the account marks it
+Stripe and onboarding order nothing: a report older than the last one applied (by the second) is
+ignored. A transfer Stripe refused because of the account marks it
 unable to receive without dating it, so the next report, whichever, decides.
 """
 
@@ -50,7 +50,9 @@ class AccountReport:
 
 def apply_report(view: AccountView | None, report: AccountReport) -> AccountView | None:
     """The view after ``report``, or None when the report is older than the view (ignored)."""
-    if view is not None and report.as_of < view.as_of:
+    # Stripe dates its events in whole seconds, onboarding to the microsecond: compared by the
+    # second, a Stripe report of the same second as onboarding's is not taken for an older one.
+    if view is not None and _second(report.as_of) < _second(view.as_of):
         return None
     ready_since = view.ready_since if view else None
     if report.can_receive and ready_since is None:
@@ -64,6 +66,10 @@ def apply_report(view: AccountView | None, report: AccountReport) -> AccountView
         ready_since=ready_since,
         as_of=report.as_of,
     )
+
+
+def _second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
 
 
 def refused_by_stripe(view: AccountView, code: str) -> AccountView:
