@@ -20,15 +20,14 @@ pytestmark = pytest.mark.integration
 
 async def test_a_recipient_who_owes_the_group_is_held_until_released(stack: PayoutsWiring) -> None:
     command = pay_cycle(stack.sim, recipient_account(stack.sim), 2)
-    ids = {
-        "group_id": command.group_id,
-        "cycle_id": command.cycle_id,
-        "recipient_member_id": command.recipient_member_id,
-    }
-    envelope = {"correlation_id": str(command.cycle_id)}
-    await stack.publish(
-        subjects.PAYOUTS_HOLD_CYCLE, HoldCyclePayout(occurred_at=datetime.now(UTC), **envelope, **ids)
+    hold = HoldCyclePayout(
+        occurred_at=datetime.now(UTC),
+        correlation_id=str(command.cycle_id),
+        group_id=command.group_id,
+        cycle_id=command.cycle_id,
+        recipient_member_id=command.recipient_member_id,
     )
+    await stack.publish(subjects.PAYOUTS_HOLD_CYCLE, hold)
     await eventually(lambda: stack.consumers_idle("PAYOUTS", "payouts-hold-cycle"), "the hold is taken")
 
     await stack.publish(subjects.PAYOUTS_PAY_CYCLE, command)
@@ -36,7 +35,10 @@ async def test_a_recipient_who_owes_the_group_is_held_until_released(stack: Payo
     pots = await stack.api("GET", "/members/me/pots", member=command.recipient_member_id)
     assert stack.transfers_at_stripe(command.cycle_id) == []
     await stack.publish(
-        subjects.PAYOUTS_RELEASE_CYCLE, ReleaseCyclePayout(occurred_at=datetime.now(UTC), **envelope, **ids)
+        subjects.PAYOUTS_RELEASE_CYCLE,
+        ReleaseCyclePayout.model_validate(
+            {**hold.model_dump(exclude={"message_id"}), "occurred_at": datetime.now(UTC)}
+        ),
     )
     await eventually(lambda: _status_is(stack, command.cycle_id, "paid"), "the payout is paid")
 
@@ -79,7 +81,8 @@ async def test_a_first_pot_waits_the_configured_business_days_after_the_account_
 
     async def clock_moved() -> bool:
         as_of = (await stack.api("GET", "/operator/waiting-payouts", operator=True))["as_of"]
-        return datetime.fromisoformat(as_of) >= until
+        moved: bool = datetime.fromisoformat(as_of) >= until
+        return moved
 
     await eventually(clock_moved, "the service's clock reaches the hold's end")
     await stack.fire_timer(timer)
