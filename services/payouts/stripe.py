@@ -9,12 +9,19 @@ the charge and attempt in its metadata.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import stripe
 
 from services.runtime.stripe_client import stripe_errors_translated
+
+
+@dataclass(frozen=True)
+class MadeTransfer:
+    transfer_id: str
+    created: datetime  # on Stripe's clock, as its payouts are: which bank payout carried it
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,7 @@ class StripePayouts:
     def __init__(self, client: stripe.StripeClient) -> None:
         self._client = client
 
-    async def create_transfer(self, request: TransferRequest) -> str:
-        """The transfer's id (tr_…)."""
+    async def create_transfer(self, request: TransferRequest) -> "MadeTransfer":
         params: Any = {
             "amount": request.amount,
             "currency": request.currency,
@@ -63,9 +69,9 @@ class StripePayouts:
             transfer = await self._client.v1.transfers.create_async(
                 params, {"idempotency_key": request.idempotency_key}
             )
-        return transfer.id
+        return MadeTransfer(transfer.id, datetime.fromtimestamp(transfer.created, UTC))
 
-    async def find_transfer(self, request: TransferRequest) -> str | None:
+    async def find_transfer(self, request: TransferRequest) -> "MadeTransfer | None":
         """The transfer an earlier try of ``request`` made, or None."""
         params: Any = {"transfer_group": request.transfer_group, "limit": 100}
         wanted = {"charge_id": request.charge_id, "attempt": str(request.attempt)}
@@ -74,5 +80,5 @@ class StripePayouts:
             async for transfer in page.auto_paging_iter():
                 tags = transfer.metadata.to_dict() if transfer.metadata is not None else {}
                 if all(tags.get(key) == value for key, value in wanted.items()):
-                    return transfer.id
+                    return MadeTransfer(transfer.id, datetime.fromtimestamp(transfer.created, UTC))
         return None

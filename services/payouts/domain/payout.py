@@ -30,6 +30,7 @@ class PlannedTransfer:
     amount: int
     attempt: int = 1
     transfer_id: str | None = None
+    created_at_stripe: datetime | None = None  # the transfer's ``created``, on Stripe's clock
     refused_code: str | None = None
 
     @property

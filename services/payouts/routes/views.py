@@ -90,16 +90,16 @@ def _transfer_view(transfer: dict[str, Any], bank_payouts: list[BankPayout]) -> 
         transfer_id=transfer["transfer_id"],
         made_at=transfer["made_at"],
         refused_code=transfer["refused_code"],
-        bank_payouts=[_bank_view(b) for b in carried_by(transfer["made_at"], bank_payouts)],
+        bank_payouts=[_bank_view(b) for b in carried_by(transfer["created_at_stripe"], bank_payouts)],
     )
 
 
-def carried_by(made_at: datetime | None, bank_payouts: list[BankPayout]) -> list[BankPayout]:
-    """The account's bank payouts from the first after the transfer up to the first not failed."""
-    if made_at is None:
+def carried_by(created: datetime | None, bank_payouts: list[BankPayout]) -> list[BankPayout]:
+    """The account's bank payouts from the first after the transfer up to the first not failed
+    (both dated by Stripe, in whole seconds: one of the transfer's second may carry it)."""
+    if created is None:
         return []
-    # Stripe dates a payout in whole seconds: one created in the transfer's second may carry it.
-    after = [b for b in bank_payouts if b.created >= made_at.replace(microsecond=0)]
+    after = [b for b in bank_payouts if b.created >= created]
     carried = []
     for bank_payout in after:
         carried.append(bank_payout)

@@ -33,7 +33,7 @@ from services.payouts.service_layer import outgoing
 from services.payouts.service_layer.payout_steps import announce_pause
 from services.payouts.store import accounts
 from services.payouts.store import payouts as store
-from services.payouts.stripe import StripePayouts, TransferRequest
+from services.payouts.stripe import MadeTransfer, StripePayouts, TransferRequest
 from services.runtime.consumer import RetryLater
 from services.runtime.request_budget import RequestBudgetExhaustedError
 from services.runtime.stripe_client import StripeBusyError, StripeRejectedError, StripeUnavailableError
@@ -47,7 +47,7 @@ RATE_LIMITED_AGAIN_AFTER_SECONDS: Final = 5.0
 
 @dataclass(frozen=True)
 class Made:
-    transfer_id: str
+    transfer: MadeTransfer
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,9 @@ async def _make_one(
             found = await stripe.find_transfer(request)
             if found is not None:
                 log.warning(
-                    "transfer %s: adopting %s, made by a try a day ago", request.idempotency_key, found
+                    "transfer %s: adopting %s, made by a try a day ago",
+                    request.idempotency_key,
+                    found.transfer_id,
                 )
                 return Made(found)
         return Made(await stripe.create_transfer(request))
@@ -136,8 +138,8 @@ async def _make_one(
 
 def _with_outcome(transfer: PlannedTransfer, outcome: Outcome) -> PlannedTransfer:
     match outcome:
-        case Made(transfer_id):
-            return replace(transfer, transfer_id=transfer_id)
+        case Made(made):
+            return replace(transfer, transfer_id=made.transfer_id, created_at_stripe=made.created)
         case Refused(code, _):
             return transfer.refused(code)
         case Failed():

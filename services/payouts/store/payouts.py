@@ -78,6 +78,7 @@ async def load(session: AsyncSession, cycle_id: UUID, *, lock: bool = True) -> P
             amount=t.amount,
             attempt=t.attempt,
             transfer_id=t.transfer_id,
+            created_at_stripe=t.created_at_stripe,
             refused_code=t.refused_code,
         )
         for t in rows
@@ -146,6 +147,7 @@ async def save_transfer(
     }
     if transfer.made:
         values["made_at"] = now
+        values["created_at_stripe"] = transfer.created_at_stripe
     else:
         values["first_tried_at"] = None  # a new attempt's key was never sent
     await session.execute(

@@ -63,6 +63,7 @@ payout_transfers = Table(
     Column("first_tried_at", DateTime(timezone=True)),
     Column("transfer_id", Text, unique=True),
     Column("made_at", DateTime(timezone=True)),
+    Column("created_at_stripe", DateTime(timezone=True)),
     Column("refused_code", Text),
 )
 

@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("first_tried_at", sa.DateTime(timezone=True)),
         sa.Column("transfer_id", sa.Text, unique=True),
         sa.Column("made_at", sa.DateTime(timezone=True)),
+        sa.Column("created_at_stripe", sa.DateTime(timezone=True)),
         sa.Column("refused_code", sa.Text),
     )
     op.create_table(
