@@ -37,10 +37,10 @@ def service_process(
         f"{prefix}NAMESPACE": namespace,
         f"{prefix}CLOCK": "simulated",
         f"{prefix}HTTP_PORT": str(port),
-        # Onboarding and collections need a Stripe key; starting up never calls Stripe.
+        # Onboarding, collections and payouts need a Stripe key; starting up never calls Stripe.
         **(
             {f"{prefix}STRIPE_API_KEY": "sk_test_never_called"}
-            if name in ("onboarding", "collections")
+            if name in ("onboarding", "collections", "payouts")
             else {}
         ),
     }
