@@ -92,7 +92,7 @@ def wait_for_readiness(base_url: str, timeout: float = 30.0) -> httpx.Response:
 
 
 # Readiness says "none" (not a failure, and not "ok") of consumers a service does not have.
-SERVICES_WITH_CONSUMERS = {"onboarding", "collections", "scheduler"}
+SERVICES_WITH_CONSUMERS = {"onboarding", "collections", "payouts", "scheduler"}
 
 
 def test_every_service_starts_migrates_its_own_database_and_reports_ready(
