@@ -149,12 +149,6 @@ async def _announce(
     cycle = str(after.cycle_id)
     match after.status:
         case PayoutStatus.TRANSFERRING:
-            make = MakeTransfers(
-                **outgoing.envelope(f"make-transfers:{cycle}:{after.round}", now, cycle, cause),
-                cycle_id=after.cycle_id,
-                round=after.round,
-            )
-            await outgoing.send(session, subjects.PAYOUTS_MAKE_TRANSFERS, make)
             if before is not None and before.status is PayoutStatus.PAUSED:
                 resumed = PayoutResumed(
                     **outgoing.envelope(f"resumed:{cycle}:{after.round}", now, cycle, cause),
@@ -162,6 +156,12 @@ async def _announce(
                     reason=resumed_because or "resumed",
                 )
                 await outgoing.send(session, subjects.PAYOUTS_PAYOUT_RESUMED, resumed)
+            make = MakeTransfers(
+                **outgoing.envelope(f"make-transfers:{cycle}:{after.round}", now, cycle, cause),
+                cycle_id=after.cycle_id,
+                round=after.round,
+            )
+            await outgoing.send(session, subjects.PAYOUTS_MAKE_TRANSFERS, make)
         case PayoutStatus.PAUSED:
             await announce_pause(session, after, now, cause)
         case PayoutStatus.HELD:

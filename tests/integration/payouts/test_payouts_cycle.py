@@ -23,6 +23,7 @@ async def test_a_funded_cycle_is_paid_to_the_recipient_one_transfer_per_charge_e
         subjects.PAYOUTS_PAY_CYCLE, command.model_copy(update={"message_id": command.cycle_id})
     )
     await eventually(lambda: _paid(stack, command.cycle_id), "the payout is paid")
+    await eventually(stack.outbox_empty, "every fact published")
     await eventually(
         lambda: stack.consumers_idle("PAYOUTS", "payouts-pay-cycle", "payouts-make-transfers"), "idle"
     )
@@ -61,6 +62,7 @@ async def test_stripe_failing_for_a_while_is_retried_with_back_off_and_never_dou
         await eventually(lambda: _failed_deliveries(stack), "Stripe's failures are retried")
         stack.sim.faults(server_error_percent=0, dropped_connection_percent=50)
         await eventually(lambda: _paid(stack, command.cycle_id), "the payout is paid", timeout=60)
+        await eventually(stack.outbox_empty, "every fact published")
     finally:
         stack.sim.faults(server_error_percent=0, dropped_connection_percent=0)
 

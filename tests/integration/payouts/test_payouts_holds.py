@@ -66,6 +66,7 @@ async def test_a_first_pot_waits_the_configured_business_days_after_the_account_
 
     await stack.publish(subjects.PAYOUTS_PAY_CYCLE, command)
     await eventually(lambda: _status_is(stack, command.cycle_id, "held"), "the payout is held")
+    await eventually(stack.outbox_empty, "every fact and timer published")
     payout = await stack.payout(command.cycle_id)
     assert payout is not None
     until = payout["held_until"]

@@ -44,6 +44,7 @@ async def test_a_restricted_recipient_is_paused_notified_and_paid_once_when_rest
     await stack.publish(subjects.ONBOARDING_PAYOUT_ACCOUNT_RESTORED, _restored(member, account))
     await eventually(lambda: _status_is(stack, command.cycle_id, "paid"), "the payout is paid")
 
+    await eventually(stack.outbox_empty, "every fact published")
     assert paused["reason"] == "requirements.past_due"
     assert notice["action"] == FIX
     assert len(await stack.facts(subjects.PAYOUTS_PAYOUT_RESUMED, command.cycle_id)) == 1
@@ -91,6 +92,7 @@ async def test_a_refused_transfer_pauses_the_payout_and_the_groups_admin_retries
     accepted = await stack.api("POST", retry, member=admin, expect=202)
     await eventually(lambda: _status_is(stack, command.cycle_id, "paid"), "the payout is paid")
     await stack.api("POST", retry, member=admin, expect=409)
+    await eventually(stack.outbox_empty, "every fact published")
 
     (paused,) = await stack.facts(subjects.PAYOUTS_PAYOUT_PAUSED, command.cycle_id)
     assert paused["reason"] == "insufficient_capabilities_for_transfer"
@@ -177,3 +179,25 @@ async def _status_is(stack: PayoutsWiring, cycle_id: uuid.UUID, status: str) -> 
 
 async def _noticed(stack: PayoutsWiring, member: str, kind: str) -> bool:
     return any(n["kind"] == kind for n in await stack.notices(member))
+
+
+async def test_an_operator_retries_a_paused_payout_behind_the_operator_token(stack: PayoutsWiring) -> None:
+    account = recipient_account(stack.sim)
+    command = pay_cycle(stack.sim, account, 2)
+    stack.sim.helper(f"accounts/{account}/restrict")
+    await stack.publish(subjects.PAYOUTS_PAY_CYCLE, command)
+    await eventually(lambda: _status_is(stack, command.cycle_id, "paused"), "the payout is paused")
+    retry = f"/operator/cycles/{command.cycle_id}/retry"
+
+    await stack.api("POST", retry, expect=401)
+    await stack.api("POST", f"/operator/cycles/{uuid.uuid4()}/retry", operator=True, expect=404)
+    assert visit(onboarding_link(stack.sim.client(), account).url) == RETURN_URL
+    await stack.api("POST", retry, operator=True, expect=202)
+    await eventually(lambda: _status_is(stack, command.cycle_id, "paid"), "the payout is paid")
+
+    await eventually(stack.outbox_empty, "every fact published")
+    assert len(stack.transfers_at_stripe(command.cycle_id)) == 2
+    (resumed,) = await stack.facts(subjects.PAYOUTS_PAYOUT_RESUMED, command.cycle_id)
+    assert resumed["reason"] == "operator_retry"
+    waiting = await stack.api("GET", "/operator/waiting-payouts", operator=True)
+    assert str(command.cycle_id) not in {p["cycle_id"] for p in waiting["payouts"]}
