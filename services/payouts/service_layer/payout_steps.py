@@ -53,6 +53,8 @@ async def on_pay_cycle(session: AsyncSession, command: PayCycle, deps: Payouts, 
                 amount=charge.transfer_amount,
             )
             for charge in command.charges
+            # A charge the platform's fee took whole leaves nothing to transfer (Stripe refuses 0).
+            if charge.transfer_amount > 0
         ),
     )
     await accounts.remember_member(session, command.connected_account_id, command.recipient_member_id)
