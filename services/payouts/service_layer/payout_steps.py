@@ -181,6 +181,8 @@ async def announce_pause(session: AsyncSession, payout: Payout, now: datetime, c
         reason=reason,
     )
     await outgoing.send(session, subjects.PAYOUTS_PAYOUT_PAUSED, paused)
+    view = await accounts.load(session, payout.connected_account_id)
+    asked = f" Stripe asks for: {', '.join(view.requirements_due)}." if view and view.requirements_due else ""
     await outgoing.notify(
         session,
         subjects.NOTIFY_MEMBER_PAYOUT_PAUSED,
@@ -188,7 +190,7 @@ async def announce_pause(session: AsyncSession, payout: Payout, now: datetime, c
         member_id=payout.recipient_member_id,
         title="Your pot is waiting for your payout account",
         body=f"Your circle's pot of cycle {payout.cycle_number} cannot be transferred to your payout "
-        f"account ({reason}). Complete your payout account's details with Stripe; the pot is "
+        f"account ({reason}).{asked} Complete your payout account's details with Stripe; the pot is "
         "transferred as soon as the account can receive.",
         action=outgoing.FIX_PAYOUT_ACCOUNT,
         group_ids=[payout.group_id],

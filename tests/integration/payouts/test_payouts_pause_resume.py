@@ -32,6 +32,10 @@ async def test_a_restricted_recipient_is_paused_notified_and_paid_once_when_rest
     member = command.recipient_member_id
     stack.sim.helper(f"accounts/{account}/restrict")
     await stack.publish(subjects.ONBOARDING_PAYOUT_ACCOUNT_RESTRICTED, _restricted(member, account))
+    await eventually(
+        lambda: stack.consumers_idle("ONBOARDING", "payouts-payout-account-restricted"),
+        "the restriction is seen",
+    )
 
     await stack.publish(subjects.PAYOUTS_PAY_CYCLE, command)
     await eventually(lambda: _status_is(stack, command.cycle_id, "paused"), "the payout is paused")
@@ -47,6 +51,7 @@ async def test_a_restricted_recipient_is_paused_notified_and_paid_once_when_rest
     await eventually(stack.outbox_empty, "every fact published")
     assert paused["reason"] == "requirements.past_due"
     assert notice["action"] == FIX
+    assert "individual.verification.document" in notice["body"]
     assert len(await stack.facts(subjects.PAYOUTS_PAYOUT_RESUMED, command.cycle_id)) == 1
     transfers = stack.transfers_at_stripe(command.cycle_id)
     assert sorted(t["source_transaction"] for t in transfers) == sorted(c.charge_id for c in command.charges)
