@@ -119,9 +119,7 @@ async def on_member_readiness_changed(message: MemberReadinessChanged, handling:
     report = accounts.from_readiness(message)
     if report is None:
         return
-    outcome = await accounts.on_report(
-        handling.session, report, handling.dependencies, handling.clock.now(), message.message_id
-    )
+    outcome = await accounts.on_report(handling.session, report, handling.clock.now(), message.message_id)
     log.info("member %s readiness: account %s %s", message.member_id, report.connected_account_id, outcome)
 
 
@@ -132,9 +130,7 @@ async def on_member_readiness_changed(message: MemberReadinessChanged, handling:
 )
 async def on_payout_account_restricted(message: PayoutAccountRestricted, handling: Handling[Payouts]) -> None:
     report = accounts.from_restricted(message)
-    outcome = await accounts.on_report(
-        handling.session, report, handling.dependencies, handling.clock.now(), message.message_id
-    )
+    outcome = await accounts.on_report(handling.session, report, handling.clock.now(), message.message_id)
     log.info("account %s restricted: %s", message.connected_account_id, outcome)
 
 
@@ -145,9 +141,7 @@ async def on_payout_account_restricted(message: PayoutAccountRestricted, handlin
 )
 async def on_payout_account_restored(message: PayoutAccountRestored, handling: Handling[Payouts]) -> None:
     report = accounts.from_restored(message)
-    outcome = await accounts.on_report(
-        handling.session, report, handling.dependencies, handling.clock.now(), message.message_id
-    )
+    outcome = await accounts.on_report(handling.session, report, handling.clock.now(), message.message_id)
     log.info("account %s restored: %s", message.connected_account_id, outcome)
 
 
@@ -158,9 +152,7 @@ async def on_account_updated(message: StripeEventReceived, handling: Handling[Pa
     if message.account is None or message.object_type != "account":
         return  # the platform's own account
     report = report_from_account_object(message.raw_object, message.created)
-    outcome = await accounts.on_report(
-        handling.session, report, handling.dependencies, handling.clock.now(), message.message_id
-    )
+    outcome = await accounts.on_report(handling.session, report, handling.clock.now(), message.message_id)
     log.info("account.updated %s (%s): %s", message.account, message.event_id, outcome)
 
 

@@ -1,22 +1,24 @@
 """Reports about a recipient's payout account, from onboarding and from Stripe's Connect endpoint,
-into payouts' view of it; an account that can receive again resumes its waiting payouts."""
+into payouts' view of it; an account that can receive again has its waiting payouts looked at
+again, each by a ``payouts.cmd.retry_payout`` to itself: the payout is then decided under its own
+lock, never while this account's row is locked (a transfer refused for the account locks the payout,
+then the account: the other order here could deadlock with it)."""
 
 from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import subjects
 from contracts.onboarding import MemberReadinessChanged, PayoutAccountRestored, PayoutAccountRestricted
-from services.payouts.deps import Payouts
+from contracts.payouts import RetryPayout
 from services.payouts.domain.recipient import PAYOUT_ACCOUNT_GAPS, AccountReport, apply_report
-from services.payouts.service_layer.payout_steps import look_again
+from services.payouts.service_layer import outgoing
 from services.payouts.store import accounts
 from services.payouts.store import payouts as store
 
 
-async def on_report(
-    session: AsyncSession, report: AccountReport, deps: Payouts, now: datetime, cause: UUID
-) -> str:
+async def on_report(session: AsyncSession, report: AccountReport, now: datetime, cause: UUID) -> str:
     view = await accounts.load(session, report.connected_account_id, lock=True)
     after = apply_report(view, report)
     if after is None:
@@ -24,11 +26,17 @@ async def on_report(
     await accounts.save(session, after)
     if not after.can_receive or (view is not None and view.can_receive):
         return "can receive" if after.can_receive else f"cannot receive: {after.reason}"
-    outcomes = [
-        await look_again(session, cycle_id, deps, now, why="account_ready", forced=False, cause=cause)
-        for cycle_id in await store.waiting_for_account(session, report.connected_account_id)
-    ]
-    return f"ready again; waiting payouts: {outcomes}"
+    waiting = await store.waiting_for_account(session, report.connected_account_id)
+    for cycle_id in waiting:
+        retry = RetryPayout(
+            **outgoing.envelope(
+                f"account-ready:{cycle_id}:{report.as_of.isoformat()}", now, str(cycle_id), cause
+            ),
+            cycle_id=cycle_id,
+            reason="account_ready",
+        )
+        await outgoing.send(session, subjects.PAYOUTS_RETRY_PAYOUT, retry)
+    return f"ready again; {len(waiting)} waiting payouts looked at again"
 
 
 def from_readiness(message: MemberReadinessChanged) -> AccountReport | None:
