@@ -27,7 +27,16 @@ from contracts.onboarding import (
     PayoutAccountRestored,
     PayoutAccountRestricted,
 )
-from contracts.payouts import CyclePaid, HoldCyclePayout, PayCycle, PayoutPaused, ReleaseCyclePayout
+from contracts.payouts import (
+    CyclePaid,
+    HoldCyclePayout,
+    MakeTransfers,
+    PayCycle,
+    PayoutPaused,
+    PayoutResumed,
+    ReleaseCyclePayout,
+    RetryPayout,
+)
 from contracts.reconciliation import ReconcileDay, ReconciliationCompleted
 from contracts.rotation import (
     MembersRemoved,
@@ -377,5 +386,49 @@ CHANNELS: tuple[Channel, ...] = (
         payload=MemberNotification,
         publisher="collections",
         description="The member's bank returned the debit that paid their dispute debt: they owe it again.",
+    ),
+    Channel(
+        subject=subjects.PAYOUTS_PAYOUT_RESUMED,
+        payload=PayoutResumed,
+        publisher="payouts",
+        description="A paused cycle's payout is tried again (the account can receive, or a person retried).",
+    ),
+    Channel(
+        subject=subjects.PAYOUTS_MAKE_TRANSFERS,
+        payload=MakeTransfers,
+        publisher="payouts",
+        description="Payouts to itself: make the cycle's transfers not made yet, after the decision commits.",
+    ),
+    Channel(
+        subject=subjects.PAYOUTS_RETRY_PAYOUT,
+        payload=RetryPayout,
+        publisher="payouts",
+        description="Payouts to itself (a timer, the admin, an operator): look at a waiting payout again.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_PAYOUT_PAUSED,
+        payload=MemberNotification,
+        publisher="payouts",
+        description="The member's pot cannot be transferred: their payout account cannot receive; what "
+        "to fix and the API step that fixes it.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_PAYOUT_HELD,
+        payload=MemberNotification,
+        publisher="payouts",
+        description="The member's pot is held (first-payout hold): why and until when.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_POT_TRANSFERRED,
+        payload=MemberNotification,
+        publisher="payouts",
+        description="The member's pot was transferred to their payout account.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_BANK_PAYOUT_FAILED,
+        payload=MemberNotification,
+        publisher="payouts",
+        description="Stripe could not pay the member's balance to their bank: the money waits in their "
+        "Stripe balance until they fix their bank details.",
     ),
 )

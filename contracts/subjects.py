@@ -51,6 +51,9 @@ PAYOUTS_HOLD_CYCLE = "payouts.cmd.hold_cycle"
 PAYOUTS_RELEASE_CYCLE = "payouts.cmd.release_cycle"
 PAYOUTS_CYCLE_PAID = "payouts.evt.cycle_paid"
 PAYOUTS_PAYOUT_PAUSED = "payouts.evt.payout_paused"
+PAYOUTS_PAYOUT_RESUMED = "payouts.evt.payout_resumed"
+PAYOUTS_MAKE_TRANSFERS = "payouts.cmd.make_transfers"
+PAYOUTS_RETRY_PAYOUT = "payouts.cmd.retry_payout"
 
 # Scheduler: durable timers.
 SCHEDULER_ALL = "scheduler.>"
@@ -80,6 +83,10 @@ NOTIFY_MEMBER_ROTATION_PAYOUT_RELEASED = "notify.member.rotation_payout_released
 NOTIFY_MEMBER_DEBT_COLLECTED = "notify.member.debt_collected"
 NOTIFY_MEMBER_DEBT_DEBIT_FAILED = "notify.member.debt_debit_failed"
 NOTIFY_MEMBER_DEBT_DEBIT_DISPUTED = "notify.member.debt_debit_disputed"
+NOTIFY_MEMBER_PAYOUT_PAUSED = "notify.member.payout_paused"
+NOTIFY_MEMBER_PAYOUT_HELD = "notify.member.payout_held"
+NOTIFY_MEMBER_POT_TRANSFERRED = "notify.member.pot_transferred"
+NOTIFY_MEMBER_BANK_PAYOUT_FAILED = "notify.member.bank_payout_failed"
 
 # Dead letters: one subject per consumer that gave up.
 DEADLETTER_PREFIX = "deadletter"

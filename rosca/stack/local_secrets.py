@@ -22,6 +22,7 @@ class LocalSecrets:
     webhooks_operator_token: str
     scheduler_operator_token: str
     collections_operator_token: str
+    payouts_operator_token: str
     onboarding_jwt_hs256_secret: str
 
 
@@ -30,6 +31,7 @@ _VARIABLES = {
     "webhooks_operator_token": "ROSCA_WEBHOOKS_OPERATOR_TOKEN",
     "scheduler_operator_token": "ROSCA_SCHEDULER_OPERATOR_TOKEN",
     "collections_operator_token": "ROSCA_COLLECTIONS_OPERATOR_TOKEN",
+    "payouts_operator_token": "ROSCA_PAYOUTS_OPERATOR_TOKEN",
     "onboarding_jwt_hs256_secret": "ROSCA_ONBOARDING_JWT_HS256_SECRET",
 }
 

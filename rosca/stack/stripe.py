@@ -104,7 +104,11 @@ def stripe_service_settings(access: StripeAccess, local_secrets: LocalSecrets) -
             **member_tokens,
             "OPERATOR_TOKEN": local_secrets.collections_operator_token,
         },
-        "payouts": {**stripe_client, **member_tokens},
+        "payouts": {
+            **stripe_client,
+            **member_tokens,
+            "OPERATOR_TOKEN": local_secrets.payouts_operator_token,
+        },
         "webhooks": {
             **stripe_client,
             # Not configured: left unset, so that a ROSCA_WEBHOOKS_* secret of the caller's applies.

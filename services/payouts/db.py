@@ -1,5 +1,5 @@
-"""Tables the payouts service owns, in its own database."""
+"""Tables the payouts service owns, in its own database (defined in ``store/tables.py``)."""
 
-from sqlalchemy import MetaData
+from services.payouts.store.tables import metadata
 
-metadata = MetaData()
+__all__ = ["metadata"]

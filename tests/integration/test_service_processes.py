@@ -37,10 +37,10 @@ def service_process(
         f"{prefix}NAMESPACE": namespace,
         f"{prefix}CLOCK": "simulated",
         f"{prefix}HTTP_PORT": str(port),
-        # Onboarding and collections need a Stripe key; starting up never calls Stripe.
+        # Onboarding, collections and payouts need a Stripe key; starting up never calls Stripe.
         **(
             {f"{prefix}STRIPE_API_KEY": "sk_test_never_called"}
-            if name in ("onboarding", "collections")
+            if name in ("onboarding", "collections", "payouts")
             else {}
         ),
     }
@@ -92,7 +92,7 @@ def wait_for_readiness(base_url: str, timeout: float = 30.0) -> httpx.Response:
 
 
 # Readiness says "none" (not a failure, and not "ok") of consumers a service does not have.
-SERVICES_WITH_CONSUMERS = {"onboarding", "collections", "scheduler"}
+SERVICES_WITH_CONSUMERS = {"onboarding", "collections", "payouts", "scheduler"}
 
 
 def test_every_service_starts_migrates_its_own_database_and_reports_ready(

@@ -1,6 +1,7 @@
 """The edge every service shares: one error body, a request body limit, member tokens, readiness."""
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -45,7 +46,11 @@ SERVICE_APPS: dict[str, Callable[[], FastAPI]] = {
             database_url=DATABASE, stripe_api_key=SecretStr("sk_test_x"), max_request_body_bytes=LIMIT
         )
     ),
-    "payouts": lambda: payouts_app(PayoutsSettings(database_url=DATABASE, max_request_body_bytes=LIMIT)),
+    "payouts": lambda: payouts_app(
+        PayoutsSettings(
+            database_url=DATABASE, stripe_api_key=SecretStr("sk_test_x"), max_request_body_bytes=LIMIT
+        )
+    ),
     "webhooks": lambda: webhooks_app(WebhooksSettings(database_url=DATABASE, max_request_body_bytes=LIMIT)),
     "scheduler": lambda: scheduler_app(
         SchedulerSettings(database_url=DATABASE, max_request_body_bytes=LIMIT)
@@ -310,7 +315,7 @@ def runtime_of(definition: ServiceDefinition) -> ServiceRuntime:
 
 
 async def test_a_service_without_consumers_says_so_rather_than_ok() -> None:
-    checks = await runtime_of(PAYOUTS).readiness()
+    checks = await runtime_of(replace(PAYOUTS, messages=None)).readiness()
     assert checks["consumers"] == "none"
 
 
@@ -332,7 +337,7 @@ async def test_consumers_that_have_not_started_are_not_reported_ok() -> None:
 async def test_readyz_counts_none_as_ready_and_anything_else_as_not(
     checks: dict[str, str], status: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = payouts_app(PayoutsSettings(database_url=DATABASE))
+    app = payouts_app(PayoutsSettings(database_url=DATABASE, stripe_api_key=SecretStr("sk_test_x")))
 
     async def readiness() -> dict[str, str]:
         return checks

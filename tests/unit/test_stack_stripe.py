@@ -19,6 +19,7 @@ SECRETS = LocalSecrets(
     webhooks_operator_token="webhooks-token-0123456789",
     scheduler_operator_token="scheduler-token-0123456789",
     collections_operator_token="collections-token-0123456789",
+    payouts_operator_token="payouts-token-0123456789",
     onboarding_jwt_hs256_secret="jwt-secret-0123456789",
 )
 
@@ -97,7 +98,7 @@ def test_each_service_gets_only_its_own_secrets() -> None:
         assert settings[service]["JWT_AUDIENCE"] == "rosca"
         assert not {"PLATFORM_SIGNING_SECRETS", "CONNECT_SIGNING_SECRETS"} & set(settings[service])
     assert "OPERATOR_TOKEN" not in settings["onboarding"]
-    assert "OPERATOR_TOKEN" not in settings["payouts"]
+    assert settings["payouts"]["OPERATOR_TOKEN"] == "payouts-token-0123456789"
     assert settings["collections"]["OPERATOR_TOKEN"] == "collections-token-0123456789"
     assert set(settings["collections"]) == {
         "STRIPE_API_KEY",
@@ -117,8 +118,9 @@ def test_local_secrets_are_generated_once_and_kept_owner_only(tmp_path: Path) ->
         first.webhooks_operator_token,
         first.scheduler_operator_token,
         first.collections_operator_token,
+        first.payouts_operator_token,
     }
-    assert len(operator_tokens) == 3
+    assert len(operator_tokens) == 4
     assert all(len(value) >= 32 for value in vars(first).values())
     assert stat.S_IMODE(secrets_path(tmp_path).stat().st_mode) == 0o600
     kept = read_env_file(secrets_path(tmp_path))

@@ -182,13 +182,18 @@ def complete_onboarding(sim: Simulator, account: StoredObject, account_number: s
 
 
 def restrict(sim: Simulator, account: StoredObject) -> None:
-    """Test helper: Stripe needs more information by a deadline that has passed."""
+    """Test helper: Stripe needs more information by a deadline that has passed. As on Stripe, the
+    account's capabilities go inactive with it (a transfer to it is refused) until the member
+    completes onboarding again."""
     before = json_copy(account.body)
     account.body.update(
         payouts_enabled=False,
         charges_enabled=False,
         requirements=_requirements([RESTRICTING_FIELD], "requirements.past_due"),
     )
+    for name, state in account.internal["capabilities"].items():
+        if state["requested"] and state["status"] == "active":
+            capabilities.set_status(sim, account, name, "inactive")
     announce_update(sim, account, before)
 
 

@@ -7,7 +7,13 @@ import pytest
 import stripe
 
 from tests.integration.stripe_sim.becs_fixtures import contribution, event_types_for, saved_becs_customer
-from tests.integration.stripe_sim.connect_fixtures import express_account, onboarded_account
+from tests.integration.stripe_sim.connect_fixtures import (
+    RETURN_URL,
+    express_account,
+    onboarded_account,
+    onboarding_link,
+    visit,
+)
 from tests.integration.stripe_sim.stripe_sim_harness import RunningSimulator
 
 SETTLE = timedelta(seconds=2)
@@ -256,3 +262,25 @@ def test_a_reversal_refunds_the_transfers_payment_on_the_connected_account(sim: 
     with pytest.raises(stripe.InvalidRequestError) as refused:
         client.v1.refunds.create({"charge": payment.id}, on_member)
     assert refused.value.code == "charge_not_refundable"
+
+
+def test_a_restricted_account_cannot_receive_a_transfer_until_onboarded_again(sim: RunningSimulator) -> None:
+    client = sim.client()
+    member = onboarded_account(client)
+    charge_id = _succeeded_charge(sim)
+    sim.helper(f"accounts/{member.id}/restrict")
+
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.transfers.create(
+            {"amount": 1_000, "currency": "aud", "destination": member.id, "source_transaction": charge_id}
+        )
+    restricted = client.v1.accounts.retrieve(member.id)
+    assert visit(onboarding_link(client, member.id).url) == RETURN_URL
+    transfer = client.v1.transfers.create(
+        {"amount": 1_000, "currency": "aud", "destination": member.id, "source_transaction": charge_id}
+    )
+
+    assert refused.value.code == "insufficient_capabilities_for_transfer"
+    assert restricted.capabilities is not None
+    assert restricted.capabilities.transfers == "inactive"
+    assert transfer.destination == member.id
