@@ -18,6 +18,7 @@ from rosca.errors import CliError
 
 TIMEZONE = "Australia/Sydney"
 ONE_DAY = timedelta(days=1)
+COLLECTED = ("succeeded", "refund_pending", "refunded")
 CHAPTERS = 8
 
 
@@ -71,6 +72,23 @@ class Circle:
             if contribution["member_id"] == self.id_of(member):
                 return dict(contribution)
         raise DemoFailedError(f"cycle {number} has no contribution of {member.name}")
+
+    def pot_of(self, member: Member, number: int) -> dict[str, Any]:
+        """The member's pot of cycle ``number``, as payouts shows it to them."""
+        pots = self.as_(member).get("/payouts/members/me/pots")
+        for pot in (*pots["received"], *pots["in_progress"]):
+            if pot["group_id"] == self.group_id and pot["cycle_number"] == number:
+                return dict(pot)
+        raise DemoFailedError(f"payouts shows {member.name} no pot of cycle {number}")
+
+    def describe_pot(self, member: Member, number: int) -> str:
+        pot = self.pot_of(member, number)
+        banked = [b["status"] for t in pot["transfers"] for b in t["bank_payouts"]]
+        told = (
+            f"{member.name}'s pot {pot['status']}: AUD {pot['transfer_total'] / 100:.2f} "
+            f"in {len(pot['transfers'])} transfers to their Stripe account"
+        )
+        return told + (f", bank payout {banked[-1]}" if banked else "")
 
     def status_of(self, number: int, member: Member) -> str:
         return str(self.contribution(number, member)["status"])
@@ -219,14 +237,16 @@ def chapter_failed_debits(circle: Circle) -> None:
         return len(attempts) == 2 and attempts[-1]["status"] not in ("pending", "processing")
 
     circle.wait_until(bo_answered, "Bo's new debit")
-    circle.narration.say(f"Bo's new debit: {circle.contribution(1, BO)['attempts'][-1]['status']}")
+    status = circle.contribution(1, BO)["attempts"][-1]["status"]
+    # Collected, it may already be on its way back: the cycle is refunded once it cannot be funded.
+    circle.narration.say(f"Bo's new debit: {'succeeded' if status in COLLECTED else status}")
     circle.wait_until(lambda: circle.status_of(1, DEE) == "failed_final", "Dee's retry")
     attempts = len(circle.contribution(1, DEE)["attempts"])
     circle.narration.say(f"Dee's retry failed too: {attempts} attempts, the group's limit; she cannot pay")
 
 
 def chapter_deadline(circle: Circle) -> None:
-    circle.narration.chapter("4. The deadline passes: everyone who paid is refunded")
+    circle.narration.chapter("4. Cycle 1 cannot be funded: everyone who paid is refunded")
 
     def cancelled() -> bool:
         waiting = circle.rotation()["status"] == "awaiting_admin_decision"
@@ -236,8 +256,9 @@ def chapter_deadline(circle: Circle) -> None:
     cycle = circle.cycle(1)
     refunded = [circle.name_of(c["member_id"]) for c in cycle["contributions"] if c["status"] == "refunded"]
     circle.narration.say(
-        f"cycle 1 was not funded by {cycle['deadline_on']}: AUD {cycle['refunded'] / 100:.2f} refunded "
-        f"to {', '.join(refunded)}; the circle waits for Alice's decision"
+        f"with Dee's attempts spent, cycle 1 cannot be funded by {cycle['deadline_on']}: collections "
+        f"refunded AUD {cycle['refunded'] / 100:.2f} to {', '.join(refunded)} without waiting for the "
+        "deadline; the circle waits for Alice's decision"
     )
 
 
@@ -260,6 +281,7 @@ def chapter_decision(circle: Circle) -> None:
     circle.wait_until(paid, "the new round of cycle 1 to be collected and paid out")
     cycle = circle.cycle(1)
     circle.narration.say(f"cycle 1 collected AUD {cycle['collected'] / 100:.2f} and paid Alice her pot")
+    circle.narration.say(circle.describe_pot(ALICE, 1))
 
 
 def chapter_restricted_recipient(circle: Circle) -> None:
@@ -275,12 +297,12 @@ def chapter_restricted_recipient(circle: Circle) -> None:
         f"cycle 2 collected AUD {cycle['collected'] / 100:.2f}; its payout is paused, waiting on "
         f"{cycle['waiting_on']} (Bo's onboarding asks him for: {', '.join(missing)})"
     )
+    pot = circle.pot_of(BO, 2)
+    circle.narration.say(f"payouts shows Bo his pot {pot['status']}: {pot['reason']}")
     open_payout_account(circle, BO)
     circle.narration.say("Bo followed a new onboarding link and gave Stripe what it asked for")
     circle.wait_until(lambda: circle.cycle(2)["status"] == "completed", "Bo's pot", step=timedelta(hours=6))
-    circle.narration.say(
-        f"cycle 2 paid out: Bo received AUD {circle.cycle(2)['collected'] / 100:.2f} less fees"
-    )
+    circle.narration.say(f"cycle 2 paid out: {circle.describe_pot(BO, 2)}")
 
 
 def chapter_dispute(circle: Circle) -> None:
@@ -303,7 +325,8 @@ def chapter_dispute(circle: Circle) -> None:
     circle.wait_until(
         lambda: circle.cycle(3)["status"] in ("paying_out", "payout_paused"), "cycle 3 to be funded"
     )
-    circle.narration.say(f"cycle 3 is funded; Cy's pot is held while she owes ({circle.cycle(3)['status']})")
+    circle.wait_until(lambda: circle.pot_of(CY, 3)["status"] == "held", "payouts to hold Cy's pot", within=3)
+    circle.narration.say(f"cycle 3 is funded; payouts holds Cy's pot: {circle.pot_of(CY, 3)['reason']}")
     circle.as_(CY).post(f"{debt_path}/payments", idempotency_key=f"{circle.group_id}-cy-pays-her-debt")
     circle.narration.say("Cy asked to pay her debt: a debit from her bank account")
     circle.wait_until(lambda: circle.as_(CY).get(debt_path)["owed"] == 0, "Cy's debt debit")
@@ -314,13 +337,25 @@ def chapter_dispute(circle: Circle) -> None:
         "the rotation to complete",
         step=timedelta(hours=6),
     )
-    circle.narration.say(
-        "cycle 3 paid Cy: everyone still in the circle has received once; the rotation is complete"
-    )
+    circle.narration.say(f"cycle 3 paid out: {circle.describe_pot(CY, 3)}")
+    circle.narration.say("everyone still in the circle has received once: the rotation is complete")
 
 
 def chapter_statement(circle: Circle) -> None:
     circle.narration.chapter("8. The statement: where every cent went")
+    recipients = ((ALICE, 1), (BO, 2), (CY, 3))
+
+    def banked() -> bool:
+        return all(
+            b["status"] == "paid"
+            for member, number in recipients
+            for t in circle.pot_of(member, number)["transfers"]
+            for b in t["bank_payouts"][-1:]
+        ) and all(circle.pot_of(m, n)["transfers"][0]["bank_payouts"] for m, n in recipients)
+
+    circle.wait_until(banked, "Stripe to pay each pot out to its recipient's bank", within=7)
+    for member, number in recipients:
+        circle.narration.say(circle.describe_pot(member, number))
     sessions = {circle.id_of(member): circle.as_(member) for member in CIRCLE}
     print_statement(circle.narration.console, read_statement(circle.group_id, sessions), circle.name_of)
 
