@@ -16,10 +16,13 @@ from sqlalchemy.ext.asyncio import (
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int | None = None) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size if max_overflow is None else max_overflow,
+            pool_pre_ping=True,
         )
         event.listen(self.engine.sync_engine, "connect", _send_lists_in_binary)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
