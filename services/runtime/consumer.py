@@ -169,7 +169,7 @@ class Consumer:
         self._dependencies = dependencies
         self.name = subscription.durable
         self.ready = False
-        # Handlings under way when ``max_in_flight`` > 1; they outlive a lost subscription.
+        # Handlings under way when ``max_in_flight`` > 1.
         self._in_flight: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -249,13 +249,13 @@ class Consumer:
                     task = asyncio.create_task(self._handle_in_flight(raw))
                     self._in_flight.add(task)
                     task.add_done_callback(self._in_flight.discard)
-        except asyncio.CancelledError:
-            # Stopping: what is under way ends as a crash would end it (its transaction rolls back,
-            # its message comes again after the ack wait), never half-committed.
+        finally:
+            # Stopping, or the subscription lost: what is under way ends as a crash would end it (its
+            # transaction rolls back, its message comes again after the ack wait), never half-done
+            # and never left running unbounded beside the next subscription's messages.
             for task in self._in_flight:
                 task.cancel()
             await asyncio.gather(*self._in_flight, return_exceptions=True)
-            raise
 
     async def _handle_in_flight(self, raw: Msg) -> None:
         try:
