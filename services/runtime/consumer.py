@@ -227,14 +227,17 @@ class Consumer:
     # is handled by ``handle`` as ever, in its own task and transaction, and acked, put off or
     # dead-lettered on its own completion, in whatever order they finish. At most ``max_in_flight``
     # are held at once: a fetch asks only for as many as are free, so nothing waits unstarted while
-    # its ack wait runs, and memory stays flat however long the stream's backlog.
+    # its ack wait runs, and memory stays flat however long the stream's backlog. A full consumer
+    # fetches again once a quarter of its slots are free, not for each one: a fetch is a request to
+    # the server, and one per message cost as much CPU as the message's ack.
 
     async def _pull_in_flight_until_lost(self, pull: JetStreamContext.PullSubscription) -> None:
         limit = self._subscription.max_in_flight
+        refill = max(1, limit // 4)
         idle_fetches = 0
         try:
             while True:
-                while len(self._in_flight) >= limit:
+                while limit - len(self._in_flight) < refill:
                     await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
                 wanted = min(self._policy.batch_size, limit - len(self._in_flight))
                 try:
