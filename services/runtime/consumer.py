@@ -229,7 +229,7 @@ class Consumer:
     # are held at once: a fetch asks only for as many as are free, so nothing waits unstarted while
     # its ack wait runs, and memory stays flat however long the stream's backlog. A full consumer
     # fetches again once a quarter of its slots are free, not for each one: a fetch is a request to
-    # the server, and one per message cost as much CPU as the message's ack.
+    # the server and back, and one per message would add a round trip to every message.
 
     async def _pull_in_flight_until_lost(self, pull: JetStreamContext.PullSubscription) -> None:
         limit = self._subscription.max_in_flight
