@@ -21,7 +21,7 @@ Reports:
 - duplicate PaymentIntents on the simulator's books, listed through the official SDK and counted per
   (contribution_id, attempt) of their metadata.
 
-Usage: .venv/bin/python -m benchmarks.collections_cycle_start [--groups 1000] [--members 10]
+Usage: .venv/bin/python -m benchmarks.collections_cycle_start [--groups 1000] [--members 10] [--replicas 1]
        .venv/bin/python -m benchmarks.collections_cycle_start --quick    (50 groups x 10 members)
 """
 
@@ -73,6 +73,7 @@ NAMES = Namespace(NAMESPACE)
 API_KEY = "sk_test_benchmark"
 BUDGET = 100.0
 DEBIT_CONSUMER = "collections-create-payment-intent"
+START_CONSUMER = "collections-start-cycle"
 SEEDING_CONNECTIONS = 16
 STALL_SECONDS = 120.0  # no new debit recorded for this long: stop waiting and report what happened
 
@@ -303,12 +304,19 @@ async def measure(nats_url: str, database_url: str, options: argparse.Namespace)
     await provision_streams(js, NAMES, StreamSettings())
     database = Database(database_url)
     expected = options.groups * options.members
+    logs = [
+        options.log_dir
+        / ("cycle-start-collections.log" if n == 0 else f"cycle-start-collections-{n + 1}.log")
+        for n in range(options.replicas)
+    ]
     with (
         simulator_process(options.log_dir / "cycle-start-simulator.log") as simulator,
-        collections_process(
-            database_url, nats_url, simulator.base_url, options.log_dir / "cycle-start-collections.log"
-        ) as service,
+        contextlib.ExitStack() as replicas,
     ):
+        services = [
+            replicas.enter_context(collections_process(database_url, nats_url, simulator.base_url, log))
+            for log in logs
+        ]
         began = time.perf_counter()
         members = await members_with_mandates(simulator, expected)
         groups = activations(members, options.members)
@@ -323,7 +331,7 @@ async def measure(nats_url: str, database_url: str, options: argparse.Namespace)
         )
 
         simulator.rate_limit(options.simulator_rate_limit)
-        cpu_before = cpu_seconds(service.process.pid), cpu_seconds(simulator.process.pid)
+        cpu_before = _cpu_of(services), cpu_seconds(simulator.process.pid)
         started = time.time()
         await publish_all(js, subjects.COLLECTIONS_START_CYCLE, [start_command(plan) for plan in plans])
         recorded, last_change = 0, time.monotonic()
@@ -333,7 +341,7 @@ async def measure(nats_url: str, database_url: str, options: argparse.Namespace)
             if now_recorded != recorded:
                 recorded, last_change = now_recorded, time.monotonic()
         finished = time.time()
-        service_cpu = cpu_seconds(service.process.pid) - cpu_before[0]
+        service_cpu = _cpu_of(services) - cpu_before[0]
         simulator_cpu = cpu_seconds(simulator.process.pid) - cpu_before[1]
         simulator.rate_limit(0)  # listing the books below is not part of the budget
 
@@ -354,15 +362,17 @@ async def measure(nats_url: str, database_url: str, options: argparse.Namespace)
             f"{BUDGET:.0f}/s budget"
         )
         print(
-            f"CPU while starting: collections process {service_cpu:.1f} s "
+            f"CPU while starting: collections {_processes(len(services))} {service_cpu:.1f} s "
             f"({service_cpu / max(recorded, 1) * 1000:.1f} ms per debit), simulator process "
             f"{simulator_cpu:.1f} s ({simulator_cpu / max(len(requests), 1) * 1000:.1f} ms per request)"
         )
-        retried = service.metric("rosca_messages_handled_total", consumer=DEBIT_CONSUMER, outcome="retried")
-        dead = service.metric(
-            "rosca_messages_handled_total", consumer=DEBIT_CONSUMER, outcome="dead_lettered"
+        retried, dead = (
+            sum(
+                s.metric("rosca_messages_handled_total", consumer=DEBIT_CONSUMER, outcome=o) for s in services
+            )
+            for o in ("retried", "dead_lettered")
         )
-        log_text = (options.log_dir / "cycle-start-collections.log").read_text(errors="replace")
+        log_text = "".join(log.read_text(errors="replace") for log in logs)
         postponed = log_text.count("calling again after")
         refused = log_text.count("Stripe refused debit")
         print(
@@ -371,6 +381,7 @@ async def measure(nats_url: str, database_url: str, options: argparse.Namespace)
             f"commands), failed deliveries of debit commands {retried:.0f}, debits put back on a timer "
             f"{postponed}, debits refused {refused}"
         )
+        print_handling_times(services)
         intents, duplicates = await asyncio.to_thread(duplicate_payment_intents, simulator)
         print(
             f"PaymentIntents on the simulator's books: {intents:,}; duplicates per (contribution_id, "
@@ -378,6 +389,26 @@ async def measure(nats_url: str, database_url: str, options: argparse.Namespace)
         )
     await database.dispose()
     await client.close()
+
+
+def print_handling_times(services: list[Service]) -> None:
+    """How long the cycles' starts and the debits took each, from fetch to ack (the services' own
+    histogram): where a debit waits, for the budget, Stripe, its cycle's lock or the CPU."""
+    for consumer in (START_CONSUMER, DEBIT_CONSUMER):
+        handled = sum(s.metric("rosca_message_handling_seconds_count", consumer=consumer) for s in services)
+        seconds = sum(s.metric("rosca_message_handling_seconds_sum", consumer=consumer) for s in services)
+        print(
+            f"{consumer}: {handled:,.0f} messages, {seconds / max(handled, 1) * 1000:.0f} ms from fetch "
+            "to ack on average"
+        )
+
+
+def _cpu_of(services: list[Service]) -> float:
+    return sum(cpu_seconds(service.process.pid) for service in services)
+
+
+def _processes(count: int) -> str:
+    return "process" if count == 1 else f"processes ({count} replicas, together)"
 
 
 def main() -> None:
@@ -392,6 +423,12 @@ def main() -> None:
         type=float,
         default=105.0,
         help="requests/s the simulator answers before 429 (a little above the 100/s budget)",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="collections processes sharing the work and the one Stripe budget (NATS key-value)",
     )
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"))
     options = parser.parse_args()

@@ -91,6 +91,9 @@ class Subscription:
     handler: Handler
     # What ``Handling[...]`` the handler declared; None when it did not say.
     dependencies_type: type | None = None
+    # How many of its messages are handled at once; 1 is one after another, in stream order. More
+    # only for messages independent of one another (see "Several messages in flight" below).
+    max_in_flight: int = 1
 
     def check_dependencies(self, dependencies: object) -> None:
         """Refuse, at composition, dependencies the handler would not know what to do with."""
@@ -109,11 +112,16 @@ class MessageRouter:
     service: str
     subscriptions: list[Subscription] = field(default_factory=list)
 
-    def subscriber(self, subject: str, *, stream: str, durable: str) -> Callable[[Handler], Handler]:
+    def subscriber(
+        self, subject: str, *, stream: str, durable: str, max_in_flight: int = 1
+    ) -> Callable[[Handler], Handler]:
+        if max_in_flight < 1:
+            raise ValueError(f"{durable}: max_in_flight must be at least 1")
+
         def register(handler: Handler) -> Handler:
             model, dependencies_type = _handler_types(handler)
             self.subscriptions.append(
-                Subscription(subject, stream, durable, model, handler, dependencies_type)
+                Subscription(subject, stream, durable, model, handler, dependencies_type, max_in_flight)
             )
             return handler
 
@@ -161,6 +169,8 @@ class Consumer:
         self._dependencies = dependencies
         self.name = subscription.durable
         self.ready = False
+        # Handlings under way when ``max_in_flight`` > 1.
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         while True:
@@ -194,6 +204,9 @@ class Consumer:
             await pull.unsubscribe()
 
     async def _pull_until_lost(self, pull: JetStreamContext.PullSubscription) -> None:
+        if self._subscription.max_in_flight > 1:
+            await self._pull_in_flight_until_lost(pull)
+            return
         idle_fetches = 0
         while True:
             try:
@@ -207,6 +220,53 @@ class Consumer:
             idle_fetches = 0
             for raw in batch:
                 await self.handle(raw)
+
+    # Several messages in flight (``max_in_flight`` > 1), for a subscription whose every message is
+    # independent of the others (a Stripe call: one attempt, its idempotency key already stored),
+    # where handling one mostly waits (on a shared request budget, on an HTTP answer). Each message
+    # is handled by ``handle`` as ever, in its own task and transaction, and acked, put off or
+    # dead-lettered on its own completion, in whatever order they finish. At most ``max_in_flight``
+    # are held at once: a fetch asks only for as many as are free, so nothing waits unstarted while
+    # its ack wait runs, and memory stays flat however long the stream's backlog. A full consumer
+    # fetches again once a quarter of its slots are free, not for each one: a fetch is a request to
+    # the server and back, and one per message would add a round trip to every message.
+
+    async def _pull_in_flight_until_lost(self, pull: JetStreamContext.PullSubscription) -> None:
+        limit = self._subscription.max_in_flight
+        refill = max(1, limit // 4)
+        idle_fetches = 0
+        try:
+            while True:
+                while limit - len(self._in_flight) < refill:
+                    await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+                wanted = min(self._policy.batch_size, limit - len(self._in_flight))
+                try:
+                    batch = await pull.fetch(wanted, timeout=1.0)
+                except TimeoutError:
+                    idle_fetches += 1
+                    if idle_fetches % 5 == 0:
+                        await pull.consumer_info()
+                    continue
+                idle_fetches = 0
+                for raw in batch:
+                    task = asyncio.create_task(self._handle_in_flight(raw))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+        finally:
+            # Stopping, or the subscription lost: what is under way ends as a crash would end it (its
+            # transaction rolls back, its message comes again after the ack wait), never half-done
+            # and never left running unbounded beside the next subscription's messages.
+            for task in self._in_flight:
+                task.cancel()
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def _handle_in_flight(self, raw: Msg) -> None:
+        try:
+            await self.handle(raw)
+        except Exception as error:
+            # Handling itself settles every outcome; this is NATS failing under the ack or nak. The
+            # message is delivered again after its ack wait, and the others go on.
+            log.warning("consumer %s could not settle a message: %r", self.name, error)
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         return await self._js.pull_subscribe(

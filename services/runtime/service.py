@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 NOTHING_TO_CHECK = "none"
 DRAIN_SECONDS = 5.0
 STOP_SECONDS = 5.0
+BASE_POOL_SIZE = 5
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ class ServiceRuntime:
         self.definition = definition
         self.settings = settings
         self.namespace = Namespace(settings.namespace)
-        self.database = Database(settings.database_url)
+        self.database = Database(
+            settings.database_url, pool_size=_pool_size(definition.messages), max_overflow=BASE_POOL_SIZE
+        )
         self.nats: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._clock: Clock | None = SystemClock() if settings.clock == "system" else None
@@ -314,6 +317,14 @@ async def _keep_trying(what: str, attempt: Callable[[], Awaitable[Any]]) -> None
     ):
         with retry:
             await attempt()
+
+
+def _pool_size(router: MessageRouter | None) -> int:
+    """Database connections the process keeps: a handful for one-at-a-time consumers, the relay and
+    the HTTP edge, plus one for each extra message a consumer may hold in flight (its transaction
+    is open while its handler waits, on Stripe say)."""
+    extra = sum(s.max_in_flight - 1 for s in router.subscriptions) if router else 0
+    return BASE_POOL_SIZE + extra
 
 
 def _one_line(error: BaseException | None) -> str:

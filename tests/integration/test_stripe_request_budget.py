@@ -183,6 +183,20 @@ class CountingBudget(SharedRequestBudget):
         return await super().take()
 
 
+async def test_each_request_takes_one_slot_of_the_budget(
+    limited_sim: RunningSimulator, replicas: tuple[NatsClient, NatsClient], namespace: str
+) -> None:
+    settings = StripeSettings(stripe_api_key=SecretStr(API_KEY), stripe_api_base_url=limited_sim.base_url)
+    budget = CountingBudget(
+        jetstream(replicas[0]), Namespace(namespace).bucket("budget"), requests_per_second=RATE
+    )
+    client = stripe_client(settings, budget)
+    await asyncio.sleep(1.1)  # the simulator's window holds nothing of the tests before
+    for n in range(5):
+        await client.v1.customers.create_async({"email": f"o{n}@example.com"})
+    assert budget.taken == 5
+
+
 async def test_a_rate_limited_request_is_tried_again_each_time_inside_the_budget(
     limited_sim: RunningSimulator, replicas: tuple[NatsClient, NatsClient], namespace: str
 ) -> None:

@@ -1,5 +1,6 @@
 """The cycle saga as one pure function: (state, message) -> (new state, commands, postings)."""
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from services.collections.domain.business_days import BusinessCalendar
 from services.collections.domain.commands import (
     CancelDeadline,
     CancelRetry,
+    Command,
     PayoutCharge,
     RequestPayout,
     ScheduleDeadline,
@@ -31,7 +33,7 @@ from services.collections.domain.contribution import (
 from services.collections.domain.cycle import CycleState, CycleStatus, PayoutRecord
 from services.collections.domain.disputes import dispute_closed, dispute_opened
 from services.collections.domain.fees import platform_fee_shares
-from services.collections.domain.ledger import LedgerError
+from services.collections.domain.ledger import LedgerError, Transaction
 from services.collections.domain.messages import (
     AttemptMessage,
     CyclePaid,
@@ -80,6 +82,22 @@ def decide(
         _on_cycle_message(step, message)
     _move_cycle_on(step)
     return step.decision()
+
+
+def decide_in_turn(
+    state: CycleState, messages: Sequence[SagaMessage], business_days: BusinessCalendar, now: datetime
+) -> Decision:
+    """``messages`` decided one after the other, as one decision: the last state, and every
+    command and posting in the order the steps made them. What Stripe says in one answer (created,
+    and processing already) is then loaded, saved and projected once, not once per report."""
+    commands: list[Command] = []
+    booked: list[Transaction] = []
+    for message in messages:
+        decision = decide(state, message, business_days, now)
+        state = decision.new_state
+        commands.extend(decision.commands)
+        booked.extend(decision.postings)
+    return Decision(state, tuple(commands), tuple(booked))
 
 
 def _on_attempt_message(step: Step, message: AttemptMessage) -> None:

@@ -7,6 +7,7 @@ decided again on the newer state, never lost and never applied twice.
 """
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -15,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.collections.calendar import BecsBusinessCalendar
 from services.collections.domain.cycle import CycleState
 from services.collections.domain.messages import SagaMessage
-from services.collections.domain.saga import decide
+from services.collections.domain.saga import decide_in_turn
 from services.collections.service_layer import rotation_steps
-from services.collections.service_layer.outgoing import send
+from services.collections.service_layer.outgoing import outgoing
 from services.collections.service_layer.stripe_reports import saga_message
 from services.collections.store import ledger, parked_events
 from services.collections.store.cycles import load_cycle, save_cycle
+from services.runtime.outbox import add_all_to_outbox
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +37,29 @@ async def apply_to_cycle(
     session: AsyncSession, cycle_id: UUID, message: SagaMessage, now: datetime, cause: UUID | None
 ) -> bool:
     """Feed ``message`` to the cycle's saga; False when it changed nothing (a duplicate, a stale report)."""
+    return await apply_in_turn_to_cycle(session, cycle_id, (message,), now, cause)
+
+
+async def apply_in_turn_to_cycle(
+    session: AsyncSession,
+    cycle_id: UUID,
+    messages: Sequence[SagaMessage],
+    now: datetime,
+    cause: UUID | None,
+) -> bool:
+    """Feed ``messages`` to the cycle's saga one after the other, as one step (``decide_in_turn``);
+    False when they changed nothing."""
     stored = await load_cycle(session, cycle_id)
     if stored is None:
         raise UnknownCycleError(f"no cycle {cycle_id}")
-    decision = decide(stored.state, message, BUSINESS_DAYS, now)
+    decision = decide_in_turn(stored.state, messages, BUSINESS_DAYS, now)
     if decision.new_state == stored.state and not decision.commands and not decision.postings:
         return False
     await save_cycle(session, stored, decision.new_state, now)
     await ledger.post(session, cycle_id, decision.postings, now)
-    for command in decision.commands:
-        await send(session, decision.new_state, command, now, cause)
+    await add_all_to_outbox(
+        session, [outgoing(decision.new_state, command, now, cause) for command in decision.commands]
+    )
     # The group's rotation hears the cycle's news in this same transaction (see ``rotation_steps``).
     await rotation_steps.cycle_step_taken(session, stored.state, decision, now, cause)
     await _apply_parked_events(session, stored.state, decision.new_state, now)

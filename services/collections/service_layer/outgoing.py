@@ -9,8 +9,6 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from contracts import collections as messages
 from contracts import subjects
 from contracts.messages import Message
@@ -20,7 +18,6 @@ from contracts.scheduler import CancelTimer, ScheduleTimer
 from services.collections.domain import commands
 from services.collections.domain.commands import Command, NoticeKind
 from services.collections.domain.cycle import CycleState
-from services.runtime.outbox import add_to_outbox
 
 _NOTICES = {
     NoticeKind.MANDATE_NEEDED: (
@@ -54,13 +51,6 @@ _AUTHORISE = "POST /onboarding/members/me/becs/setup-intents"
 def message_id_for(purpose: str) -> UUID:
     """The same purpose always gets the same message id, so a repeat is dropped as a duplicate."""
     return uuid5(NAMESPACE_URL, f"rosca:collections:{purpose}")
-
-
-async def send(
-    session: AsyncSession, state: CycleState, command: Command, now: datetime, cause: UUID | None
-) -> None:
-    subject, message = outgoing(state, command, now, cause)
-    await add_to_outbox(session, subject, message)
 
 
 def outgoing(state: CycleState, command: Command, now: datetime, cause: UUID | None) -> tuple[str, Message]:

@@ -67,11 +67,16 @@ async def cycle_step_taken(
     if not messages:
         return
     group_id = before.plan.group_id
-    if await load_rotation(session, group_id) is None:
-        log.warning("group %s has no rotation saga: its cycle %s runs alone", group_id, before.plan.cycle_id)
-        return
     for message in messages:
-        await apply_to_rotation(session, group_id, message, now, cause)
+        try:
+            await apply_to_rotation(session, group_id, message, now, cause)
+        except UnknownRotationError:
+            # Found out on the first message, before anything was saved (the rotation is loaded
+            # once a message, not once more to ask whether it exists: it is a large document).
+            log.warning(
+                "group %s has no rotation saga: its cycle %s runs alone", group_id, before.plan.cycle_id
+            )
+            return
 
 
 def rotation_messages_of(before: CycleState, decision: Decision, now: datetime) -> list[RotationMessage]:

@@ -40,7 +40,7 @@ from services.collections.domain.messages import (
     RefundFailed,
     SagaMessage,
 )
-from services.collections.service_layer.cycle_steps import apply_to_cycle
+from services.collections.service_layer.cycle_steps import apply_in_turn_to_cycle, apply_to_cycle
 from services.collections.service_layer.outgoing import message_id_for, timer
 from services.collections.store import ledger
 from services.collections.stripe import PaymentIntentAnswer, RefundAnswer, StripeCollections
@@ -84,8 +84,8 @@ async def create_payment_intent(
             raise
         await _call_again_later(session, command, now)
         return "postponed"
-    for message in _reports_of(command, answer, now):
-        await apply_to_cycle(session, command.cycle_id, message, now, command.message_id)
+    reports = _reports_of(command, answer, now)
+    await apply_in_turn_to_cycle(session, command.cycle_id, reports, now, command.message_id)
     return answer.status
 
 

@@ -6,8 +6,8 @@ from typing import Any, Final
 from uuid import UUID
 
 from pydantic import TypeAdapter
-from sqlalchemy import case, literal, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Column, Table, case, literal, select, update
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.collections.domain.contribution import Contribution, ContributionStatus
@@ -98,54 +98,79 @@ async def save_cycle(session: AsyncSession, stored: StoredCycle, state: CycleSta
     await _project(session, state, now, changed)
 
 
+def _upsert(table: Table, key: list[Column[Any]], updated: tuple[str, ...]) -> Insert:
+    """One insert-or-update statement of ``table``, built once: executed with many rows at once and
+    compiled once, where building it anew for each row cost more than the database's work."""
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=key, set_={name: statement.excluded[name] for name in updated}
+    )
+
+
+_UPSERT_CONTRIBUTIONS: Final = _upsert(
+    contributions,
+    [contributions.c.contribution_id],
+    (
+        "status",
+        "attempt",
+        "payment_intent_id",
+        "charge_id",
+        "last_failure_code",
+        "next_attempt_at",
+        "updated_at",
+    ),
+)
+_UPSERT_ATTEMPTS: Final = _upsert(
+    debit_attempts,
+    [debit_attempts.c.contribution_id, debit_attempts.c.attempt],
+    ("status", "mandate_id", "payment_intent_id", "charge_id", "failure_code", "updated_at"),
+)
+
+
 async def _project(
     session: AsyncSession, state: CycleState, now: datetime, contributions_to_write: tuple[Contribution, ...]
 ) -> None:
     """These contributions and their attempts as the state has them, for queries and correlation."""
-    for contribution in contributions_to_write:
-        values = {
-            "status": contribution.status.value,
-            "attempt": contribution.attempt,
-            "payment_intent_id": contribution.payment_intent_id,
-            "charge_id": contribution.charge_id,
-            "last_failure_code": contribution.last_failure_code,
-            "next_attempt_at": contribution.next_attempt_at,
+    if not contributions_to_write:
+        return
+    cycle_id, currency = state.plan.cycle_id, state.plan.currency
+    await session.execute(
+        _UPSERT_CONTRIBUTIONS,
+        [
+            {
+                "contribution_id": c.contribution_id,
+                "cycle_id": cycle_id,
+                "member_id": c.member_id,
+                "amount": c.amount,
+                "currency": currency,
+                "status": c.status.value,
+                "attempt": c.attempt,
+                "payment_intent_id": c.payment_intent_id,
+                "charge_id": c.charge_id,
+                "last_failure_code": c.last_failure_code,
+                "next_attempt_at": c.next_attempt_at,
+                "updated_at": now,
+            }
+            for c in contributions_to_write
+        ],
+    )
+    attempts = [
+        {
+            "contribution_id": c.contribution_id,
+            "attempt": c.attempt,
+            "cycle_id": cycle_id,
+            "status": c.status.value,
+            "mandate_id": c.attempt_mandate_id,
+            "payment_intent_id": c.payment_intent_id,
+            "charge_id": c.charge_id,
+            "failure_code": c.last_failure_code if c.status in ATTEMPT_FAILED else None,
             "updated_at": now,
         }
-        await session.execute(
-            insert(contributions)
-            .values(
-                contribution_id=contribution.contribution_id,
-                cycle_id=state.plan.cycle_id,
-                member_id=contribution.member_id,
-                amount=contribution.amount,
-                currency=state.plan.currency,
-                **values,
-            )
-            .on_conflict_do_update(index_elements=[contributions.c.contribution_id], set_=values)
-        )
-        if contribution.attempt == 0:
-            continue
-        attempt = {
-            "status": contribution.status.value,
-            "mandate_id": contribution.attempt_mandate_id,
-            "payment_intent_id": contribution.payment_intent_id,
-            "charge_id": contribution.charge_id,
-            "failure_code": contribution.last_failure_code if contribution.status in ATTEMPT_FAILED else None,
-            "updated_at": now,
-        }
-        await session.execute(
-            insert(debit_attempts)
-            .values(
-                contribution_id=contribution.contribution_id,
-                attempt=contribution.attempt,
-                cycle_id=state.plan.cycle_id,
-                **attempt,
-            )
-            .on_conflict_do_update(
-                index_elements=[debit_attempts.c.contribution_id, debit_attempts.c.attempt], set_=attempt
-            )
-        )
+        for c in contributions_to_write
+        if c.attempt != 0
+    ]
+    if attempts:
+        await session.execute(_UPSERT_ATTEMPTS, attempts)
 
 
 async def cycle_of_contribution(session: AsyncSession, contribution_id: UUID) -> UUID | None:

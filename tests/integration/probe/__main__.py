@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+from dataclasses import replace
 from datetime import datetime
 
 import nats
@@ -36,9 +37,10 @@ async def consumer() -> None:
         # Dies the instant the effect has committed, before the ack can be sent.
         event.listen(Session, "after_commit", lambda _session: os.kill(os.getpid(), signal.SIGKILL))
     nc = await nats.connect(os.environ["PROBE_NATS_URL"])
+    in_flight = int(os.environ.get("PROBE_IN_FLIGHT", "1"))
     probe_consumer = Consumer(
         "probe",
-        router.subscriptions[0],
+        replace(router.subscriptions[0], max_in_flight=in_flight),
         js=nc.jetstream(),
         database=Database(os.environ["PROBE_DATABASE_URL"]),
         namespace=Namespace(os.environ["PROBE_NAMESPACE"]),

@@ -17,15 +17,19 @@ from services.collections.domain.contribution import ContributionStatus, Failure
 from services.collections.domain.cycle import CycleStatus
 from services.collections.domain.messages import (
     MandateActivated,
+    PaymentIntentCreated,
     PaymentIntentFailed,
     PaymentIntentProcessing,
     PaymentIntentSucceeded,
     RetryDue,
+    SagaMessage,
 )
 from services.collections.domain.postings import STRIPE_FEES
 from services.collections.domain.postings import cycle_pot as pot
+from services.collections.domain.saga import decide_in_turn
 from services.collections.domain.step import Decision
 from tests.unit.collections.cycle_fixtures import (
+    BECS,
     DEFAULT_POLICY,
     CycleRun,
     activation,
@@ -319,3 +323,33 @@ def test_a_report_that_carries_stripes_fee_books_it_and_asks_for_nothing() -> No
     decision = run.apply(PaymentIntentSucceeded(run.now, c.contribution_id, 1, pi, charge, 80))
     assert not any(isinstance(command, ReadStripeFee) for command in decision.commands)
     assert run.ledger.balance(STRIPE_FEES) == 80
+
+
+def test_messages_decided_in_turn_are_their_steps_one_after_another_as_one_decision() -> None:
+    # Stripe's answer to a create says created and processing at once; the last debits' success
+    # funds the cycle: commands, an announcement and postings from several steps in one decision.
+    run = collected_run()
+    created = run.contribution(0)
+    reports: list[SagaMessage] = [
+        PaymentIntentCreated(
+            run.now, created.contribution_id, created.attempt, pi_id(created.contribution_id, 1)
+        ),
+        PaymentIntentProcessing(run.now, created.contribution_id, 1, pi_id(created.contribution_id, 1)),
+    ]
+    for index in range(len(run.state.contributions)):
+        c = run.contribution(index)
+        reports.append(
+            PaymentIntentSucceeded(
+                run.now, c.contribution_id, 1, pi_id(c.contribution_id, 1), charge_id(c.contribution_id, 1)
+            )
+        )
+
+    at_once = decide_in_turn(run.state, reports, BECS, run.now)
+    one_by_one = [run.apply(report) for report in reports]
+
+    assert at_once.new_state == run.state
+    assert at_once.commands == tuple(c for d in one_by_one for c in d.commands)
+    assert at_once.postings == tuple(p for d in one_by_one for p in d.postings)
+    assert run.status() is CycleStatus.PAYING_OUT
+    assert at_once.commands
+    assert at_once.postings
