@@ -13,7 +13,9 @@ Starts its own nats-server and Postgres (TEST_DATABASE_URL, else embedded) like 
    transition (pending → processing → succeeded; the last debit of a cycle funds it and asks
    payouts for the pot) and the two consumers work at the same time, as they would in production;
 3. stops the service and runs the runtime's bare loop on the same messages: the same ``Consumer``,
-   inbox included, one per subject as the service has, with a handler that does nothing.
+   inbox included, one per subject as the service has, with a handler that does nothing; first in
+   batch mode, as the service's report consumers run (the ratio is to this one), then one message
+   at a time.
 
 Reports transitions per second (reports applied over the time from the first publish to the last
 ack), the bare loop's rate and the ratio. Usage:
@@ -57,8 +59,10 @@ from services.collections.service_layer.cycle_steps import BUSINESS_DAYS
 from services.collections.store.tables import contributions, cycles, ledger_transactions
 from services.runtime.clock import SystemClock
 from services.runtime.consumer import (
+    BatchHandling,
     Consumer,
     ConsumerPolicy,
+    Delivered,
     Handling,
     MessageRouter,
     run_consumers,
@@ -82,7 +86,9 @@ SERVICE_DURABLES = {
     PROCESSING: "collections-payment-intent-processing",
     SUCCEEDED: "collections-payment-intent-succeeded",
 }
+# The bare loop's durables: in batch mode, as the service's report consumers run; one at a time.
 BARE_DURABLES = {PROCESSING: "bench-bare-processing", SUCCEEDED: "bench-bare-succeeded"}
+SINGLE_DURABLES = {PROCESSING: "bench-single-processing", SUCCEEDED: "bench-single-succeeded"}
 PUBLISH_WINDOW = 256  # PubAcks awaited together, as the gateway's batches do
 
 
@@ -355,36 +361,50 @@ def collections_process(
 
 # The runtime's bare loop.
 
-bare_router = MessageRouter(service="bench")
+bare_router = MessageRouter(service="bench")  # batch mode, as the service's report consumers
+single_router = MessageRouter(service="bench")  # one message at a time
 
 
 async def do_nothing(message: StripeEventReceived, handling: Handling[None]) -> None:
     """The cheapest handler: only the runtime's own work (parse, inbox row, commit, ack) is left."""
 
 
+async def do_nothing_to_any(
+    batch: list[Delivered[StripeEventReceived]], handling: BatchHandling[None]
+) -> None:
+    """The cheapest batch handler: the runtime's own work (parse, inbox rows, commit, acks) is left."""
+
+
 for _event_type, _durable in BARE_DURABLES.items():
-    bare_router.subscriber(subjects.stripe_event(_event_type), stream=STRIPE.name, durable=_durable)(
+    bare_router.subscriber(
+        subjects.stripe_event(_event_type), stream=STRIPE.name, durable=_durable, batch=do_nothing_to_any
+    )(do_nothing)
+for _event_type, _durable in SINGLE_DURABLES.items():
+    single_router.subscriber(subjects.stripe_event(_event_type), stream=STRIPE.name, durable=_durable)(
         do_nothing
     )
 
 
-async def bare_run(nats_url: str, database_url: str, expected: int) -> tuple[float, float]:
-    """The same messages through the runtime's Consumer with ``do_nothing``: seconds to ack them all,
-    and the CPU seconds this process spent on it."""
+async def bare_run(
+    nats_url: str, database_url: str, expected: int, router: MessageRouter, durables: dict[str, str]
+) -> tuple[float, float]:
+    """The same messages through the runtime's Consumer with ``router``'s handlers, which do
+    nothing: seconds to ack them all, and the CPU seconds this process spent on it."""
     client = await nats.connect(nats_url)
     js = client.jetstream()
     database = Database(database_url)
+    # The service's defaults (services/runtime/settings.py).
     policy = ConsumerPolicy(max_deliver=5, backoff_seconds=(1.0, 5.0, 30.0, 120.0), ack_wait_seconds=30.0)
     consumers = [
         Consumer("bench", subscription, js=js, database=database, namespace=NAMES, clock=SystemClock(),
                  policy=policy)
-        for subscription in bare_router.subscriptions
+        for subscription in router.subscriptions
     ]  # fmt: skip
     freeze_long_lived_objects()  # as the service process does after start-up
     began, cpu_before = time.perf_counter(), time.process_time()
     running = asyncio.create_task(run_consumers(consumers))
     try:
-        while not await consumed(js, BARE_DURABLES, expected):
+        while not await consumed(js, durables, expected):
             await asyncio.sleep(0.01)
         return time.perf_counter() - began, time.process_time() - cpu_before
     finally:
@@ -430,7 +450,7 @@ async def measure_saga(
     print(
         f"saga: {transitions:,} reports ({len(debits):,} processing + {len(debits):,} succeeded) applied in "
         f"{elapsed:.2f} s = {transitions / elapsed:,.0f} transitions/s; service process CPU "
-        f"{cpu:.1f} s = {cpu / transitions * 1000:.1f} ms per transition"
+        f"{cpu:.1f} s = {cpu / transitions * 1000:.2f} ms per transition"
     )
     saves = after.saves - before.saves
     ledger = after.ledger_transactions - before.ledger_transactions
@@ -447,13 +467,15 @@ async def measure_saga(
     return transitions / elapsed
 
 
-def run_bare(nats_url: str, database_url: str, expected: int) -> float:
+def run_bare(nats_url: str, database_url: str, expected: int, *, batches: bool) -> float:
+    router, durables = (bare_router, BARE_DURABLES) if batches else (single_router, SINGLE_DURABLES)
     # On uvloop, as uvicorn runs the service.
-    elapsed, cpu = uvloop.run(bare_run(nats_url, database_url, expected))
+    elapsed, cpu = uvloop.run(bare_run(nats_url, database_url, expected, router, durables))
+    mode = "in batches, as the service's" if batches else "one message at a time"
     print(
-        f"bare loop: {expected:,} messages (same runtime Consumer, inbox, one consumer per subject, "
-        f"a handler doing nothing) in {elapsed:.2f} s = {expected / elapsed:,.0f} messages/s; "
-        f"process CPU {cpu:.1f} s = {cpu / expected * 1000:.1f} ms per message"
+        f"bare loop ({mode}): {expected:,} messages (same runtime Consumer, inbox, one consumer per "
+        f"subject, a handler doing nothing) in {elapsed:.2f} s = {expected / elapsed:,.0f} messages/s; "
+        f"process CPU {cpu:.1f} s = {cpu / expected * 1000:.2f} ms per message"
     )
     return expected / elapsed
 
@@ -478,8 +500,11 @@ def main() -> None:
         debits = asyncio.run(prepare(server.url, url, options.groups, options.members))
         with collections_process(url, server.url, options.log, options.profile) as service:
             saga = asyncio.run(measure_saga(server.url, url, debits, options.groups, service.pid))
-        bare = run_bare(server.url, url, 2 * len(debits))
-    print(f"saga / bare loop: {saga / bare:.0%}; load average after the run {os.getloadavg()[0]:.2f}")
+        bare = run_bare(server.url, url, 2 * len(debits), batches=True)
+        run_bare(server.url, url, 2 * len(debits), batches=False)
+    print(
+        f"saga / bare loop in batches: {saga / bare:.0%}; load average after the run {os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

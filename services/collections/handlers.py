@@ -23,14 +23,20 @@ from contracts.streams import COLLECTIONS, ONBOARDING, PAYOUTS, STRIPE
 from contracts.stripe_events import StripeEventReceived
 from services.collections.deps import Collections
 from services.collections.domain import messages as saga
-from services.collections.service_layer import members, rotations, stripe_calls, stripe_events
+from services.collections.service_layer import (
+    members,
+    rotations,
+    stripe_calls,
+    stripe_events,
+    stripe_report_batches,
+)
 from services.collections.service_layer.cycle_steps import apply_to_cycle
 from services.collections.service_layer.stripe_reports import (
     DISPUTE_EVENTS,
     PAYMENT_INTENT_EVENTS,
     REFUND_EVENTS,
 )
-from services.runtime.consumer import Handling, MessageRouter
+from services.runtime.consumer import BatchHandling, Delivered, Handling, MessageRouter
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +137,22 @@ async def on_stripe_report(message: StripeEventReceived, handling: Handling[Coll
     log.info("%s %s (%s): %s", message.event_type, message.object_id, message.event_id, outcome)
 
 
+async def on_stripe_reports(
+    batch: list[Delivered[StripeEventReceived]], handling: BatchHandling[Collections]
+) -> None:
+    """Many reports at once, each as ``on_stripe_report`` would (see ``stripe_report_batches``)."""
+    events = [delivered.message for delivered in batch]
+    outcomes = await stripe_report_batches.on_stripe_reports(handling.session, events, handling.clock.now())
+    for message, outcome in zip(events, outcomes, strict=True):
+        log.info("%s %s (%s): %s", message.event_type, message.object_id, message.event_id, outcome)
+
+
 for _event_type in (*PAYMENT_INTENT_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS):
     router.subscriber(
         subjects.stripe_event(_event_type),
         stream=STRIPE.name,
         durable=f"collections-{_event_type.replace('.', '-').replace('_', '-')}",
+        batch=on_stripe_reports,
     )(on_stripe_report)
 
 

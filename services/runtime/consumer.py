@@ -14,6 +14,15 @@ the delivery is not a failure: it never leads to a dead letter. JetStream still 
 ``num_delivered`` (there is no uncounted nak), so on the last delivery the runtime hands the message
 back to its stream as a fresh copy (same body and message id, so every inbox still drops it if it
 was handled) and acks the spent one: however long the wait, the message keeps its retries.
+
+Batch mode. A subscription may also name a *batch handler* (``subscriber(..., batch=...)``): its
+consumer then pulls up to ``batch_max_messages`` at a time and applies them all in ONE transaction
+(their inbox rows in one statement, duplicates left out), commits, then acks them all. Per-message
+transactions cost a commit and the handler's own statements per message; a batch shares them (see
+``benchmarks/README.md``). If the batch's transaction fails for any reason (a poison message, a
+conflict, ``RetryLater``), nothing of it commits and its messages are handled again one at a time by
+the single handler, exactly as without batches: a bad message fails, retries and dead-letters
+alone, and the others commit. Subscriptions without a batch handler are handled one at a time.
 """
 
 import asyncio
@@ -39,7 +48,7 @@ from contracts.deadletter import MessageDeadLettered
 from contracts.messages import Message
 from services.runtime.clock import Clock
 from services.runtime.db import Database
-from services.runtime.inbox import first_delivery
+from services.runtime.inbox import first_deliveries, first_delivery
 from services.runtime.logs import message_context
 from services.runtime.metrics import MESSAGE_HANDLING_SECONDS, MESSAGES_HANDLED
 from services.runtime.naming import Namespace
@@ -48,6 +57,7 @@ from services.runtime.outbox import add_to_outbox, message_headers
 log = logging.getLogger(__name__)
 
 DependenciesT = TypeVar("DependenciesT")
+MessageT = TypeVar("MessageT", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,32 @@ class Handling(Generic[DependenciesT]):
 Handler = Callable[[Any, Handling[Any]], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Delivered(Generic[MessageT]):
+    """One message of a batch, with what ``Handling`` says of a single one."""
+
+    message: MessageT
+    subject: str
+    delivery: int
+
+
+@dataclass(frozen=True)
+class BatchHandling(Generic[DependenciesT]):
+    """What a batch handler works with: one transaction for the whole batch."""
+
+    session: AsyncSession
+    clock: Clock
+    dependencies: DependenciesT
+
+    async def publish(self, subject: str, message: Message) -> None:
+        """Send ``message`` once this transaction commits (through the outbox)."""
+        await add_to_outbox(self.session, subject, message)
+
+
+# Applies every message of the list, in the order given (the stream's), in ``BatchHandling.session``.
+BatchHandler = Callable[[list[Delivered[Any]], BatchHandling[Any]], Awaitable[None]]
+
+
 class RetryLater(Exception):  # noqa: N818 - an instruction to the runtime, not an error
     """Raised by a handler: not now, and not a failure; deliver the message again after
     ``delay_seconds`` (the handler's transaction rolls back)."""
@@ -91,6 +127,8 @@ class Subscription:
     handler: Handler
     # What ``Handling[...]`` the handler declared; None when it did not say.
     dependencies_type: type | None = None
+    # Applies many messages in one transaction; ``handler`` stays the path for one at a time.
+    batch_handler: BatchHandler | None = None
 
     def check_dependencies(self, dependencies: object) -> None:
         """Refuse, at composition, dependencies the handler would not know what to do with."""
@@ -109,11 +147,16 @@ class MessageRouter:
     service: str
     subscriptions: list[Subscription] = field(default_factory=list)
 
-    def subscriber(self, subject: str, *, stream: str, durable: str) -> Callable[[Handler], Handler]:
+    def subscriber(
+        self, subject: str, *, stream: str, durable: str, batch: BatchHandler | None = None
+    ) -> Callable[[Handler], Handler]:
+        """Registers the decorated handler; ``batch``, if given, applies many messages at once and
+        must do to each exactly what the handler does."""
+
         def register(handler: Handler) -> Handler:
             model, dependencies_type = _handler_types(handler)
             self.subscriptions.append(
-                Subscription(subject, stream, durable, model, handler, dependencies_type)
+                Subscription(subject, stream, durable, model, handler, dependencies_type, batch)
             )
             return handler
 
@@ -130,6 +173,10 @@ class ConsumerPolicy:
     backoff_seconds: tuple[float, ...]
     ack_wait_seconds: float
     batch_size: int = 20
+    # Batch mode (subscriptions with a batch handler): at most this many messages a transaction
+    # (1 turns batches off), and how long a pull waits for them when fewer are waiting.
+    batch_max_messages: int = 200
+    batch_max_wait_seconds: float = 0.1
 
     def delay_after(self, failed_deliveries: int) -> float:
         if not self.backoff_seconds:
@@ -161,6 +208,7 @@ class Consumer:
         self._dependencies = dependencies
         self.name = subscription.durable
         self.ready = False
+        self._batching = subscription.batch_handler is not None and policy.batch_max_messages > 1
 
     async def run(self) -> None:
         while True:
@@ -168,7 +216,10 @@ class Consumer:
             try:
                 pull = await self._subscribe()
                 self.ready = True
-                await self._pull_until_lost(pull)
+                if self._batching:
+                    await self._pull_batches_until_lost(pull)
+                else:
+                    await self._pull_until_lost(pull)
             except asyncio.CancelledError:
                 # Unsubscribed even when stopping: nats-py's fetch leaves its inbox's queue with
                 # unfinished items, and the connection's drain at shutdown would otherwise wait on
@@ -286,6 +337,72 @@ class Consumer:
         await raw.ack()
         return "deferred"
 
+    # Batch mode.
+
+    async def _pull_batches_until_lost(self, pull: JetStreamContext.PullSubscription) -> None:
+        # A fetch returns at once with what is waiting (up to the batch's size); only when nothing
+        # is does it wait, up to ``batch_max_wait_seconds``, for more to come.
+        last_seen = time.monotonic()
+        while True:
+            try:
+                raws = await pull.fetch(
+                    self._policy.batch_max_messages, timeout=self._policy.batch_max_wait_seconds
+                )
+            except TimeoutError:
+                # An idle fetch cannot tell "nothing to do" from "consumer deleted": ask now and then.
+                if time.monotonic() - last_seen >= 5.0:
+                    await pull.consumer_info()
+                    last_seen = time.monotonic()
+                continue
+            last_seen = time.monotonic()
+            await self.handle_batch(raws)
+
+    async def handle_batch(self, raws: list[Msg]) -> None:
+        """Apply ``raws`` in one transaction and ack them; if that fails, handle each on its own."""
+        started = time.perf_counter()
+        parsed: list[tuple[Msg, Message]] = []
+        for raw in raws:
+            try:
+                parsed.append((raw, self._subscription.model.model_validate_json(raw.data)))
+            except ValidationError as error:
+                outcome = await self._dead_letter(raw, error, correlation_id=None, causation_id=None)
+                MESSAGES_HANDLED.labels(self.name, outcome).inc()
+        if not parsed:
+            return
+        try:
+            applied = await self._apply_batch(parsed)
+        except Exception as error:  # RetryLater too: each message then gets its own say
+            log.warning("batch of %d messages failed (%r); handling them one at a time", len(parsed), error)
+            for raw, _ in parsed:
+                await self.handle(raw)
+            return
+        for raw, _ in parsed:
+            await raw.ack()  # a publish, not awaited by the server: acks go out back to back
+        seconds = time.perf_counter() - started
+        for _, message in parsed:
+            fresh = message.message_id in applied
+            applied.discard(message.message_id)  # a second copy in the same batch is a duplicate
+            MESSAGES_HANDLED.labels(self.name, "applied" if fresh else "duplicate").inc()
+            MESSAGE_HANDLING_SECONDS.labels(self.name).observe(seconds)
+
+    async def _apply_batch(self, parsed: list[tuple[Msg, Message]]) -> set[UUID]:
+        """The ids of the messages applied (the others were handled before)."""
+        subjects_of = {
+            message.message_id: self._namespace.logical_subject(raw.subject) for raw, message in parsed
+        }
+        assert self._subscription.batch_handler is not None
+        async with self._database.transaction() as session:
+            fresh = await first_deliveries(session, self.name, subjects_of)
+            received = [
+                Delivered(message, subjects_of[message.message_id], raw.metadata.num_delivered)
+                for raw, message in parsed
+            ]
+            batch = to_apply(received, fresh)
+            if batch:
+                handling = BatchHandling(session, self._clock, self._dependencies)
+                await self._subscription.batch_handler(batch, handling)
+        return fresh
+
     async def _dead_letter(
         self, raw: Msg, error: Exception, *, correlation_id: str | None, causation_id: UUID | None
     ) -> str:
@@ -325,6 +442,19 @@ class Consumer:
             return "retried"
         await raw.term()
         return "dead_lettered"
+
+
+def to_apply(received: list[Delivered[Any]], fresh: set[UUID]) -> list[Delivered[Any]]:
+    """Of a batch as received, what to apply, in the same order: each message the inbox has not
+    seen before (``fresh``), once (a second copy in the same batch is a duplicate too)."""
+    taken: set[UUID] = set()
+    applied: list[Delivered[Any]] = []
+    for delivered in received:
+        message_id = delivered.message.message_id
+        if message_id in fresh and message_id not in taken:
+            taken.add(message_id)
+            applied.append(delivered)
+    return applied
 
 
 def _being_cancelled() -> bool:

@@ -58,6 +58,24 @@ async def add_to_outbox(session: AsyncSession, subject: str, message: Message) -
     )
 
 
+async def add_all_to_outbox(session: AsyncSession, messages: list[tuple[str, Message]]) -> None:
+    """Queue each (subject, message), in this order, in one statement of the caller's transaction."""
+    if not messages:
+        return
+    await session.execute(
+        insert(outbox),
+        [
+            {
+                "message_id": message.message_id,
+                "subject": subject,
+                "payload": message.model_dump(mode="json"),
+                "headers": message_headers(message),
+            }
+            for subject, message in messages
+        ],
+    )
+
+
 class OutboxRelay:
     def __init__(
         self,

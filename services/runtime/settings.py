@@ -46,6 +46,18 @@ class ServiceSettings(BaseSettings):
         gt=0,
         description="Time a consumer has to process a message before NATS redelivers it.",
     )
+    consumer_batch_max_messages: int = Field(
+        default=200,
+        ge=1,
+        le=1000,
+        description="Messages a consumer whose handler takes batches applies in one transaction "
+        "(1: one at a time, as every other consumer).",
+    )
+    consumer_batch_max_wait_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        description="How long such a consumer waits for a batch to fill when fewer messages are waiting.",
+    )
     outbox_poll_seconds: float = Field(
         default=5.0,
         gt=0,

@@ -91,11 +91,14 @@ async def save_cycle(session: AsyncSession, stored: StoredCycle, state: CycleSta
         raise ConcurrentCycleUpdateError(
             f"cycle {state.plan.cycle_id} changed since version {stored.version}"
         )
-    # A step changes one or a few contributions: rewriting the rest was most of a step's cost
-    # (benchmarks/README.md), and would restamp rows nothing happened to.
-    before = {contribution.contribution_id: contribution for contribution in stored.state.contributions}
-    changed = tuple(c for c in state.contributions if before.get(c.contribution_id) != c)
-    await _project(session, state, now, changed)
+    await _project(session, state, now, changed_contributions(stored.state, state))
+
+
+def changed_contributions(before: CycleState, after: CycleState) -> tuple[Contribution, ...]:
+    """The contributions a step changed. A step changes one or a few: rewriting the rest was most
+    of a step's cost (benchmarks/README.md), and would restamp rows nothing happened to."""
+    earlier = {contribution.contribution_id: contribution for contribution in before.contributions}
+    return tuple(c for c in after.contributions if earlier.get(c.contribution_id) != c)
 
 
 async def _project(
@@ -103,49 +106,67 @@ async def _project(
 ) -> None:
     """These contributions and their attempts as the state has them, for queries and correlation."""
     for contribution in contributions_to_write:
-        values = {
-            "status": contribution.status.value,
-            "attempt": contribution.attempt,
-            "payment_intent_id": contribution.payment_intent_id,
-            "charge_id": contribution.charge_id,
-            "last_failure_code": contribution.last_failure_code,
-            "next_attempt_at": contribution.next_attempt_at,
-            "updated_at": now,
-        }
+        values = contribution_values(contribution, now)
         await session.execute(
             insert(contributions)
-            .values(
-                contribution_id=contribution.contribution_id,
-                cycle_id=state.plan.cycle_id,
-                member_id=contribution.member_id,
-                amount=contribution.amount,
-                currency=state.plan.currency,
-                **values,
-            )
+            .values(**contribution_key(state, contribution), **values)
             .on_conflict_do_update(index_elements=[contributions.c.contribution_id], set_=values)
         )
         if contribution.attempt == 0:
             continue
-        attempt = {
-            "status": contribution.status.value,
-            "mandate_id": contribution.attempt_mandate_id,
-            "payment_intent_id": contribution.payment_intent_id,
-            "charge_id": contribution.charge_id,
-            "failure_code": contribution.last_failure_code if contribution.status in ATTEMPT_FAILED else None,
-            "updated_at": now,
-        }
+        attempt = attempt_values(contribution, now)
         await session.execute(
             insert(debit_attempts)
-            .values(
-                contribution_id=contribution.contribution_id,
-                attempt=contribution.attempt,
-                cycle_id=state.plan.cycle_id,
-                **attempt,
-            )
+            .values(**attempt_key(state, contribution), **attempt)
             .on_conflict_do_update(
                 index_elements=[debit_attempts.c.contribution_id, debit_attempts.c.attempt], set_=attempt
             )
         )
+
+
+def contribution_key(state: CycleState, contribution: Contribution) -> dict[str, Any]:
+    """A contribution row's columns that never change."""
+    return {
+        "contribution_id": contribution.contribution_id,
+        "cycle_id": state.plan.cycle_id,
+        "member_id": contribution.member_id,
+        "amount": contribution.amount,
+        "currency": state.plan.currency,
+    }
+
+
+def contribution_values(contribution: Contribution, now: datetime) -> dict[str, Any]:
+    """A contribution row's columns as the saga moves them."""
+    return {
+        "status": contribution.status.value,
+        "attempt": contribution.attempt,
+        "payment_intent_id": contribution.payment_intent_id,
+        "charge_id": contribution.charge_id,
+        "last_failure_code": contribution.last_failure_code,
+        "next_attempt_at": contribution.next_attempt_at,
+        "updated_at": now,
+    }
+
+
+def attempt_key(state: CycleState, contribution: Contribution) -> dict[str, Any]:
+    """The row of the contribution's current debit attempt: its columns that never change."""
+    return {
+        "contribution_id": contribution.contribution_id,
+        "attempt": contribution.attempt,
+        "cycle_id": state.plan.cycle_id,
+    }
+
+
+def attempt_values(contribution: Contribution, now: datetime) -> dict[str, Any]:
+    """The current debit attempt's columns as the saga moves them."""
+    return {
+        "status": contribution.status.value,
+        "mandate_id": contribution.attempt_mandate_id,
+        "payment_intent_id": contribution.payment_intent_id,
+        "charge_id": contribution.charge_id,
+        "failure_code": contribution.last_failure_code if contribution.status in ATTEMPT_FAILED else None,
+        "updated_at": now,
+    }
 
 
 async def cycle_of_contribution(session: AsyncSession, contribution_id: UUID) -> UUID | None:
