@@ -44,7 +44,8 @@ import nats
 import uvloop
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from sqlalchemy import func, select, update
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select, text, update
 
 from benchmarks.collections_groups import AMOUNT, activation_of, cpu_seconds, start_command
 from contracts import subjects
@@ -313,10 +314,30 @@ async def dead_letters(js: JetStreamContext) -> int:
 # The service as its own process.
 
 
+@dataclass(frozen=True)
+class RunningService:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    def mean_batch(self) -> float | None:
+        """Reports per transaction of the two report consumers (the service's own metrics)."""
+        text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
+        messages = batches = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.labels.get("consumer") not in SERVICE_DURABLES.values():
+                    continue
+                if sample.name == "rosca_messages_handled_total":
+                    messages += sample.value
+                elif sample.name == "rosca_message_batches_total":
+                    batches += sample.value
+        return messages / batches if batches else None
+
+
 @contextlib.contextmanager
 def collections_process(
-    database_url: str, nats_url: str, log: Path, profile: Path | None
-) -> Iterator[subprocess.Popen[bytes]]:
+    database_url: str, nats_url: str, log: Path, profile: Path | None, batch_max_messages: int | None
+) -> Iterator[RunningService]:
     port = free_port()
     environment = {
         **os.environ,
@@ -324,11 +345,14 @@ def collections_process(
         "ROSCA_COLLECTIONS_NATS_URL": nats_url,
         "ROSCA_COLLECTIONS_NAMESPACE": NAMESPACE,
         "ROSCA_COLLECTIONS_HTTP_PORT": str(port),
-        # Never called here (no debit is asked of Stripe during the run), but required to start.
+        # No debit is asked of Stripe during the run; each success asks for its charge's fee
+        # (ReadChargeFee, another consumer), which fails here and is retried: not a transition.
         "ROSCA_COLLECTIONS_STRIPE_API_KEY": "sk_test_benchmark_never_used",
         "ROSCA_COLLECTIONS_STRIPE_API_BASE_URL": f"http://127.0.0.1:{free_port()}",
         "ROSCA_COLLECTIONS_LOG_LEVEL": "WARNING",
     }
+    if batch_max_messages is not None:
+        environment["ROSCA_COLLECTIONS_CONSUMER_BATCH_MAX_MESSAGES"] = str(batch_max_messages)
     with log.open("wb") as output:
         profiler = ("-m", "cProfile", "-o", str(profile)) if profile else ()
         process = subprocess.Popen(
@@ -346,7 +370,7 @@ def collections_process(
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"the collections service did not become ready; see {log}")
             time.sleep(0.2)
-        yield process
+        yield RunningService(process, port)
     finally:
         # SIGINT when profiling: uvicorn re-raises the signal it stopped on, and only an interrupt
         # lets cProfile write its profile on the way out.
@@ -435,22 +459,46 @@ async def prepare(nats_url: str, database_url: str, groups: int, members: int) -
     return debits
 
 
+async def database_backends(database: Database) -> dict[int, float]:
+    """The CPU seconds so far of each Postgres server process serving this database (the service's
+    connections), this one excepted."""
+    async with database.transaction() as session:
+        pids = await session.scalars(
+            text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        found = {}
+        for pid in pids:
+            with contextlib.suppress(OSError):  # gone meanwhile, or a server out of reach
+                found[pid] = cpu_seconds(pid)
+    return found
+
+
 async def measure_saga(
-    nats_url: str, database_url: str, debits: list[Debit], groups: int, service_pid: int
+    nats_url: str, database_url: str, debits: list[Debit], groups: int, *, service_pid: int, nats_pid: int
 ) -> float:
     client = await nats.connect(nats_url)
     js = client.jetstream()
     database = Database(database_url)
     before = await books(database)
-    cpu_before = cpu_seconds(service_pid)
+    backends_before = await database_backends(database)
+    cpu_before, nats_before = cpu_seconds(service_pid), cpu_seconds(nats_pid)
     elapsed = await saga_run(js, debits)
-    cpu = cpu_seconds(service_pid) - cpu_before
+    cpu, nats_cpu = cpu_seconds(service_pid) - cpu_before, cpu_seconds(nats_pid) - nats_before
+    backends_after = await database_backends(database)
+    postgres_cpu = sum(seconds - backends_before.get(pid, 0.0) for pid, seconds in backends_after.items())
     transitions = 2 * len(debits)
     after = await books(database)
     print(
         f"saga: {transitions:,} reports ({len(debits):,} processing + {len(debits):,} succeeded) applied in "
         f"{elapsed:.2f} s = {transitions / elapsed:,.0f} transitions/s; service process CPU "
-        f"{cpu:.1f} s = {cpu / transitions * 1000:.2f} ms per transition"
+        f"{cpu:.2f} s = {cpu / transitions * 1000:.2f} ms per transition"
+    )
+    print(
+        f"      CPU per transition elsewhere: Postgres (the service's {len(backends_after)} connections) "
+        f"{postgres_cpu / transitions * 1000:.2f} ms, nats-server {nats_cpu / transitions * 1000:.2f} ms"
     )
     saves = after.saves - before.saves
     ledger = after.ledger_transactions - before.ledger_transactions
@@ -490,6 +538,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="run the service under cProfile, its profile written here"
     )
+    parser.add_argument(
+        "--batch-max-messages",
+        type=int,
+        help="the service's ROSCA_COLLECTIONS_CONSUMER_BATCH_MAX_MESSAGES (default: its own, 200; "
+        "1 applies one report at a time, as before batch mode)",
+    )
     options = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -498,8 +552,22 @@ def main() -> None:
     )
     with running_nats() as server, postgres_server() as admin_url, fresh_database(admin_url) as url:
         debits = asyncio.run(prepare(server.url, url, options.groups, options.members))
-        with collections_process(url, server.url, options.log, options.profile) as service:
-            saga = asyncio.run(measure_saga(server.url, url, debits, options.groups, service.pid))
+        with collections_process(
+            url, server.url, options.log, options.profile, options.batch_max_messages
+        ) as service:
+            assert server.process is not None
+            saga = asyncio.run(
+                measure_saga(
+                    server.url,
+                    url,
+                    debits,
+                    options.groups,
+                    service_pid=service.process.pid,
+                    nats_pid=server.process.pid,
+                )
+            )
+            mean = service.mean_batch()
+            print(f"      reports per transaction (batch): {f'{mean:.1f}' if mean else 'one at a time'}")
         bare = run_bare(server.url, url, 2 * len(debits), batches=True)
         run_bare(server.url, url, 2 * len(debits), batches=False)
     print(

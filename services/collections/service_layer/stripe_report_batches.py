@@ -7,22 +7,27 @@ PaymentIntent it records looked for, its postings, its commands. Each costs abou
 to build and send, so at 1,000 reports a second they would need more than the machine has
 (``benchmarks/README.md``). Here a batch:
 
-1. looks up every report's contribution (or, for a report without rosca's metadata, the attempt
-   that recorded its PaymentIntent) and which of its PaymentIntents have events parked, one
-   statement each; then locks and loads every cycle concerned in one ``SELECT ... FOR UPDATE``, in
-   cycle id order (replicas' batches queue on each other, never deadlock);
+1. looks up which of the reports' PaymentIntents have events parked (and, for reports without
+   rosca's metadata, the attempt that recorded their PaymentIntent), then locks and loads every
+   cycle the reports name in one ``SELECT ... FOR UPDATE``, in cycle id order (replicas' batches
+   queue on each other, never deadlock);
 2. decides each report in turn on the cycle as the reports before it left it (so one cycle's
    reports apply in stream order), gathering the states, rows, postings and commands;
 3. writes them, each kind in one statement (``store/cycle_batches.py``).
 
+The group's rotation hears what a cycle step announced as ``rotation_steps.cycle_step_taken``
+tells it, on the rotation as the batch holds it (loaded and locked when first needed, after the
+cycles, as one report at a time locks them): its steps are saved with the cycles.
+
 Whatever a step must do against the database itself, it does with every earlier step written
-first ("flushed"), exactly as one report at a time would: telling the group's rotation what the
-cycle announced (``rotation_steps.cycle_step_taken``, which may step other cycles of the group),
-applying events parked for a PaymentIntent the step records, parking a report whose PaymentIntent
-is not known, and looking up what the batch's first reads could not know. The cycles of that group
-are then read again when next needed. The saga's ``decide`` is the same pure function.
+first ("flushed"), exactly as one report at a time would: a rotation command that plans, drops or
+stops cycles, applying events parked for a PaymentIntent the step records, parking a report whose
+PaymentIntent is not known, and looking up what the batch's first reads could not know. The
+group's cycles and rotation are then read again when next needed. The sagas' ``decide`` and
+``decide_rotation`` are the same pure functions.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -34,7 +39,11 @@ from contracts.stripe_events import StripeEventReceived
 from services.collections.domain.contribution import Contribution
 from services.collections.domain.cycle import CycleState
 from services.collections.domain.ledger import Transaction
+from services.collections.domain.rotation_commands import RotationCommand
+from services.collections.domain.rotation_saga import decide_rotation
+from services.collections.domain.rotation_state import RotationState
 from services.collections.domain.saga import decide
+from services.collections.domain.step import Decision
 from services.collections.service_layer import rotation_steps
 from services.collections.service_layer.cycle_steps import (
     BUSINESS_DAYS,
@@ -42,6 +51,7 @@ from services.collections.service_layer.cycle_steps import (
     apply_parked_events,
 )
 from services.collections.service_layer.outgoing import outgoing
+from services.collections.service_layer.rotation_outgoing import rotation_outgoing
 from services.collections.service_layer.stripe_reports import (
     attempt_in_metadata,
     payment_intent_of,
@@ -50,13 +60,14 @@ from services.collections.service_layer.stripe_reports import (
 from services.collections.store import parked_events
 from services.collections.store.cycle_batches import (
     CycleSave,
+    RotationSave,
     attempts_of_payment_intents,
-    cycles_of_contributions,
     lock_cycles,
     payment_intents_with_parked_events,
     post_all,
     project_contributions,
     save_cycles,
+    save_rotations,
 )
 from services.collections.store.cycles import (
     AttemptRef,
@@ -65,7 +76,10 @@ from services.collections.store.cycles import (
     changed_contributions,
     cycle_of_contribution,
 )
+from services.collections.store.rotation_state import StoredRotation, load_rotation
 from services.runtime.outbox import add_all_to_outbox
+
+log = logging.getLogger(__name__)
 
 
 async def on_stripe_reports(
@@ -86,6 +100,13 @@ class _Cycle:
     steps: int = 0  # taken since ``written``
 
 
+@dataclass
+class _Rotation:
+    written: StoredRotation
+    state: RotationState
+    steps: int = 0
+
+
 @dataclass(frozen=True)
 class _Target:
     cycle_id: UUID
@@ -102,6 +123,7 @@ class _ReportBatch:
         self._attempts: dict[str, AttemptRef] = {}  # PaymentIntent -> the attempt that recorded it
         self._parked: set[str] = set()  # PaymentIntents with events waiting for them
         self._cycles: dict[UUID, _Cycle] = {}
+        self._rotations: dict[UUID, _Rotation | None] = {}  # by group; None: the group has none
         # Not written yet, in the order the steps made them.
         self._projected: list[tuple[CycleState, Contribution]] = []
         self._postings: list[tuple[UUID, Transaction]] = []
@@ -111,16 +133,23 @@ class _ReportBatch:
         """Look up every event's contribution or attempt, and lock their cycles."""
         tagged = [ref for event in events if (ref := attempt_in_metadata(event)) is not None]
         payment_intents = {pi for event in events if (pi := payment_intent_of(event)) is not None}
-        self._owners = await cycles_of_contributions(self._session, {ref.contribution_id for ref in tagged})
         untagged = {
             pi for event in events if attempt_in_metadata(event) is None and (pi := payment_intent_of(event))
         }
         self._attempts = await attempts_of_payment_intents(self._session, untagged)
         self._parked = await payment_intents_with_parked_events(self._session, payment_intents)
-        concerned = {ref.cycle_id for ref in tagged if self._owners.get(ref.contribution_id) == ref.cycle_id}
-        concerned |= {attempt.cycle_id for attempt in self._attempts.values()}
+        concerned = {ref.cycle_id for ref in tagged} | {
+            attempt.cycle_id for attempt in self._attempts.values()
+        }
         stored = await lock_cycles(self._session, concerned)
         self._cycles = {cycle_id: _Cycle(cycle, cycle.state) for cycle_id, cycle in stored.items()}
+        # A cycle's contributions are the rows its saves projected: whose they are is in the states
+        # (a contribution found in none is looked up in its table, see ``_target``).
+        self._owners = {
+            contribution.contribution_id: cycle_id
+            for cycle_id, cycle in stored.items()
+            for contribution in cycle.state.contributions
+        }
 
     async def apply(self, event: StripeEventReceived) -> str:
         target = await self._target(event)
@@ -147,17 +176,55 @@ class _ReportBatch:
         self._outgoing.extend(
             outgoing(after, command, self._now, event.message_id) for command in decision.commands
         )
-        if rotation_steps.rotation_messages_of(before, decision, self._now) or self._records_parked(
-            before, after
-        ):
-            # The rotation and the parked events read and step cycles in the database.
+        await self._tell_rotation(before, decision, event.message_id)
+        if self._records_parked(before, after):
+            # Parked events are applied one at a time, in the database.
             await self.flush()
-            await rotation_steps.cycle_step_taken(
-                self._session, before, decision, self._now, event.message_id
-            )
             await apply_parked_events(self._session, before, after, self._now)
             self._read_again(before.plan.group_id)
         return "applied"
+
+    async def _tell_rotation(self, before: CycleState, decision: Decision, cause: UUID) -> None:
+        """``rotation_steps.cycle_step_taken``, on the rotation as the batch holds it: a rotation
+        step whose commands are all messages stays in the batch; one that plans, drops or stops
+        cycles carries them out in the database, everything before it written first."""
+        messages = rotation_steps.rotation_messages_of(before, decision, self._now)
+        if not messages:
+            return
+        group_id = before.plan.group_id
+        if await self._rotation(group_id) is None:
+            log.warning(
+                "group %s has no rotation saga: its cycle %s runs alone", group_id, before.plan.cycle_id
+            )
+            return
+        for message in messages:
+            rotation = await self._rotation(group_id)
+            if rotation is None:
+                raise rotation_steps.UnknownRotationError(f"no rotation of group {group_id}")
+            decided = decide_rotation(rotation.state, message, self._now, BUSINESS_DAYS)
+            if decided.new_state == rotation.state and not decided.commands and not decided.postings:
+                continue
+            rotation.state, rotation.steps = decided.new_state, rotation.steps + 1
+            # The rotation's own transactions belong to no cycle: filed under the group's id.
+            self._postings.extend((group_id, posting) for posting in decided.postings)
+            await self._carry_out(group_id, decided.commands, cause)
+
+    async def _carry_out(self, group_id: UUID, commands: tuple[RotationCommand, ...], cause: UUID) -> None:
+        for index, command in enumerate(commands):
+            if isinstance(command, rotation_steps.COMMANDS_ON_CYCLES):
+                await self.flush()
+                for rest in commands[index:]:
+                    await rotation_steps.carry_out(self._session, group_id, rest, self._now, cause)
+                self._read_again(group_id)
+                return
+            self._outgoing.append(rotation_outgoing(group_id, command, self._now, cause))
+
+    async def _rotation(self, group_id: UUID) -> _Rotation | None:
+        """The group's rotation (locked), as the batch's steps leave it; None if it has none."""
+        if group_id not in self._rotations:
+            stored = await load_rotation(self._session, group_id)
+            self._rotations[group_id] = _Rotation(stored, stored.state) if stored else None
+        return self._rotations[group_id]
 
     async def _target(self, event: StripeEventReceived) -> _Target | str:
         """The attempt the event is about, or what became of it when there is none."""
@@ -165,7 +232,7 @@ class _ReportBatch:
         if tagged is not None:
             # Our own metadata names the attempt, even when the create's answer is not recorded yet.
             owner = self._owners.get(tagged.contribution_id)
-            if owner is None:  # not known when the batch began: ask again, all written first
+            if owner is None:  # in none of the cycles read: ask its table, all written first
                 await self.flush()
                 owner = await cycle_of_contribution(self._session, tagged.contribution_id)
             if owner != tagged.cycle_id:
@@ -204,20 +271,28 @@ class _ReportBatch:
         )
 
     def _read_again(self, group_id: UUID) -> None:
-        """Forget the group's cycles (all written): what was just done in the database may have
-        stepped any of them."""
+        """Forget the group's cycles and rotation (all written): what was just done in the
+        database may have stepped any of them."""
         for cycle_id, cycle in list(self._cycles.items()):
             if cycle.state.plan.group_id == group_id:
                 del self._cycles[cycle_id]
+        self._rotations.pop(group_id, None)
 
     async def flush(self) -> None:
         """Write what the steps so far decided."""
         stepped = sorted((c for c in self._cycles.values() if c.steps), key=lambda c: c.state.plan.cycle_id)
         await save_cycles(self._session, [CycleSave(c.written, c.state, c.steps) for c in stepped], self._now)
+        moved = sorted((r for r in self._rotations.values() if r and r.steps), key=lambda r: r.state.group_id)
+        await save_rotations(
+            self._session, [RotationSave(r.written, r.state, r.steps) for r in moved], self._now
+        )
         await project_contributions(self._session, self._projected, self._now)
         await post_all(self._session, self._postings, self._now)
         await add_all_to_outbox(self._session, self._outgoing)
         for cycle in stepped:
             cycle.written = StoredCycle(cycle.state, cycle.written.version + cycle.steps)
             cycle.steps = 0
+        for rotation in moved:
+            rotation.written = StoredRotation(rotation.state, rotation.written.version + rotation.steps)
+            rotation.steps = 0
         self._projected, self._postings, self._outgoing = [], [], []

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.collections.domain.contribution import Contribution
 from services.collections.domain.cycle import CycleState
 from services.collections.domain.ledger import Transaction
+from services.collections.domain.rotation_state import RotationState
 from services.collections.store.cycles import (
     AttemptRef,
     ConcurrentCycleUpdateError,
@@ -29,6 +30,11 @@ from services.collections.store.cycles import (
     state_document,
     state_of,
 )
+from services.collections.store.rotation_state import (
+    ConcurrentRotationUpdateError,
+    StoredRotation,
+)
+from services.collections.store.rotation_state import state_document as rotation_document
 from services.collections.store.tables import (
     contributions,
     cycles,
@@ -36,21 +42,8 @@ from services.collections.store.tables import (
     ledger_entries,
     ledger_transactions,
     parked_stripe_events,
+    rotations,
 )
-
-
-async def cycles_of_contributions(
-    session: AsyncSession, contribution_ids: Collection[UUID]
-) -> dict[UUID, UUID]:
-    """The cycle of each of these contributions that exists."""
-    if not contribution_ids:
-        return {}
-    rows = await session.execute(
-        select(contributions.c.contribution_id, contributions.c.cycle_id).where(
-            contributions.c.contribution_id.in_(contribution_ids)
-        )
-    )
-    return {row.contribution_id: row.cycle_id for row in rows}
 
 
 async def attempts_of_payment_intents(
@@ -142,6 +135,40 @@ async def save_cycles(session: AsyncSession, saves: list[CycleSave], now: dateti
     written: int = saved.rowcount  # type: ignore[attr-defined]
     if written != len(saves):
         raise ConcurrentCycleUpdateError(f"{len(saves) - written} of {len(saves)} cycles changed meanwhile")
+
+
+@dataclass(frozen=True)
+class RotationSave:
+    """A group's rotation state after ``steps`` rotation steps taken on ``stored``."""
+
+    stored: StoredRotation
+    state: RotationState
+    steps: int
+
+
+async def save_rotations(session: AsyncSession, saves: list[RotationSave], now: datetime) -> None:
+    """As ``save_cycles``, for the groups' rotations (``rotation_state.save_rotation``'s writes)."""
+    if not saves:
+        return
+    saved = await session.execute(
+        update(rotations)
+        .where(rotations.c.group_id == bindparam("b_group_id"), rotations.c.version == bindparam("b_version"))
+        .values(state=bindparam("b_state"), version=bindparam("b_new_version"), updated_at=now),
+        [
+            {
+                "b_group_id": save.state.group_id,
+                "b_version": save.stored.version,
+                "b_state": rotation_document(save.state),
+                "b_new_version": save.stored.version + save.steps,
+            }
+            for save in saves
+        ],
+    )
+    written: int = saved.rowcount  # type: ignore[attr-defined]
+    if written != len(saves):
+        raise ConcurrentRotationUpdateError(
+            f"{len(saves) - written} of {len(saves)} rotations changed meanwhile"
+        )
 
 
 async def project_contributions(
