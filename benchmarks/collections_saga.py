@@ -485,8 +485,10 @@ async def measure_saga(
     before = await books(database)
     backends_before = await database_backends(database)
     cpu_before, nats_before = cpu_seconds(service_pid), cpu_seconds(nats_pid)
+    own_before = time.process_time()
     elapsed = await saga_run(js, debits)
     cpu, nats_cpu = cpu_seconds(service_pid) - cpu_before, cpu_seconds(nats_pid) - nats_before
+    own_cpu = time.process_time() - own_before
     backends_after = await database_backends(database)
     postgres_cpu = sum(seconds - backends_before.get(pid, 0.0) for pid, seconds in backends_after.items())
     transitions = 2 * len(debits)
@@ -498,7 +500,8 @@ async def measure_saga(
     )
     print(
         f"      CPU per transition elsewhere: Postgres (the service's {len(backends_after)} connections) "
-        f"{postgres_cpu / transitions * 1000:.2f} ms, nats-server {nats_cpu / transitions * 1000:.2f} ms"
+        f"{postgres_cpu / transitions * 1000:.2f} ms, nats-server {nats_cpu / transitions * 1000:.2f} ms, "
+        f"this process (publishing as the gateway would) {own_cpu / transitions * 1000:.2f} ms"
     )
     saves = after.saves - before.saves
     ledger = after.ledger_transactions - before.ledger_transactions
