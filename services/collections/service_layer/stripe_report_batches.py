@@ -235,6 +235,8 @@ class _ReportBatch:
             if owner is None:  # in none of the cycles read: ask its table, all written first
                 await self.flush()
                 owner = await cycle_of_contribution(self._session, tagged.contribution_id)
+                if owner is not None:
+                    self._owners[tagged.contribution_id] = owner
             if owner != tagged.cycle_id:
                 return "not_ours"
             return _Target(tagged.cycle_id, tagged.contribution_id, tagged.attempt)
@@ -245,6 +247,8 @@ class _ReportBatch:
         if recorded is None:
             await self.flush()
             recorded = await attempt_of_payment_intent(self._session, payment_intent_id)
+            if recorded is not None:
+                self._attempts[payment_intent_id] = recorded
         if recorded is None:
             # A dispute names only its PaymentIntent; the attempt that made it may not have
             # recorded Stripe's answer yet. Kept, and applied when it does.
