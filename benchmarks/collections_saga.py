@@ -319,19 +319,22 @@ class RunningService:
     process: subprocess.Popen[bytes]
     port: int
 
-    def mean_batch(self) -> float | None:
-        """Reports per transaction of the two report consumers (the service's own metrics)."""
+    def batches(self) -> str:
+        """Reports per transaction of the two report consumers, and how long a report waited from
+        its fetch to its ack (the service's own metrics)."""
         text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
-        messages = batches = 0.0
+        totals: dict[str, float] = {}
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.labels.get("consumer") not in SERVICE_DURABLES.values():
-                    continue
-                if sample.name == "rosca_messages_handled_total":
-                    messages += sample.value
-                elif sample.name == "rosca_message_batches_total":
-                    batches += sample.value
-        return messages / batches if batches else None
+                if sample.labels.get("consumer") in SERVICE_DURABLES.values():
+                    totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+        handled, batches = (
+            totals.get("rosca_messages_handled_total", 0.0),
+            totals.get("rosca_message_batches_total"),
+        )
+        waited = totals.get("rosca_message_handling_seconds_sum", 0.0) / max(handled, 1.0)
+        size = f"{handled / batches:.1f} reports a transaction" if batches else "one report a transaction"
+        return f"{size}, {waited * 1000:.0f} ms from fetch to ack (mean over reports)"
 
 
 @contextlib.contextmanager
@@ -569,8 +572,7 @@ def main() -> None:
                     nats_pid=server.process.pid,
                 )
             )
-            mean = service.mean_batch()
-            print(f"      reports per transaction (batch): {f'{mean:.1f}' if mean else 'one at a time'}")
+            print(f"      batches: {service.batches()}")
         bare = run_bare(server.url, url, 2 * len(debits), batches=True)
         run_bare(server.url, url, 2 * len(debits), batches=False)
     print(

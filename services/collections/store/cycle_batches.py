@@ -35,6 +35,7 @@ from services.collections.store.rotation_state import (
     StoredRotation,
 )
 from services.collections.store.rotation_state import state_document as rotation_document
+from services.collections.store.rotation_state import state_of as rotation_state_of
 from services.collections.store.tables import (
     contributions,
     cycles,
@@ -102,6 +103,24 @@ def _texts(values: Collection[str]) -> BindParameter[Any]:
 
 def _uuids(values: Collection[UUID]) -> BindParameter[Any]:
     return bindparam("uuids", list(values), type_=ARRAY(Uuid))
+
+
+async def lock_rotations(session: AsyncSession, group_ids: Collection[UUID]) -> dict[UUID, StoredRotation]:
+    """These groups' rotations, locked until the transaction ends, in group id order (after their
+    cycles, as ``rotation_state.load_rotation`` locks one); a group without one is left out."""
+    if not group_ids:
+        return {}
+    rows = await session.execute(
+        select(rotations.c.group_id, rotations.c.state, rotations.c.version)
+        .where(rotations.c.group_id == any_(_uuids(group_ids)))
+        .order_by(rotations.c.group_id)
+        .with_for_update()
+    )
+    return {
+        row.group_id: StoredRotation(rotation_state_of(row.state), row.version)
+        for row in rows
+        if row.state is not None
+    }
 
 
 @dataclass(frozen=True)
