@@ -319,22 +319,26 @@ class RunningService:
     process: subprocess.Popen[bytes]
     port: int
 
-    def batches(self) -> str:
-        """Reports per transaction of the two report consumers, and how long a report waited from
-        its fetch to its ack (the service's own metrics)."""
-        text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
-        totals: dict[str, float] = {}
+
+def batches(services: list[RunningService]) -> str:
+    """Reports per transaction of the two report consumers, and how long a report waited from its
+    fetch to its ack (the services' own metrics)."""
+    totals: dict[str, float] = {}
+    for service in services:
+        text = httpx.get(f"http://127.0.0.1:{service.port}/metrics", timeout=5).text
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.labels.get("consumer") in SERVICE_DURABLES.values():
                     totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
-        handled, batches = (
-            totals.get("rosca_messages_handled_total", 0.0),
-            totals.get("rosca_message_batches_total"),
-        )
-        waited = totals.get("rosca_message_handling_seconds_sum", 0.0) / max(handled, 1.0)
-        size = f"{handled / batches:.1f} reports a transaction" if batches else "one report a transaction"
-        return f"{size}, {waited * 1000:.0f} ms from fetch to ack (mean over reports)"
+    handled, transactions = (
+        totals.get("rosca_messages_handled_total", 0.0),
+        totals.get("rosca_message_batches_total"),
+    )
+    waited = totals.get("rosca_message_handling_seconds_sum", 0.0) / max(handled, 1.0)
+    size = (
+        f"{handled / transactions:.1f} reports a transaction" if transactions else "one report a transaction"
+    )
+    return f"{size}, {waited * 1000:.0f} ms from fetch to ack (mean over reports)"
 
 
 @contextlib.contextmanager
@@ -480,17 +484,24 @@ async def database_backends(database: Database) -> dict[int, float]:
 
 
 async def measure_saga(
-    nats_url: str, database_url: str, debits: list[Debit], groups: int, *, service_pid: int, nats_pid: int
+    nats_url: str,
+    database_url: str,
+    debits: list[Debit],
+    groups: int,
+    *,
+    service_pids: list[int],
+    nats_pid: int,
 ) -> float:
     client = await nats.connect(nats_url)
     js = client.jetstream()
     database = Database(database_url)
     before = await books(database)
     backends_before = await database_backends(database)
-    cpu_before, nats_before = cpu_seconds(service_pid), cpu_seconds(nats_pid)
+    cpu_before, nats_before = sum(map(cpu_seconds, service_pids)), cpu_seconds(nats_pid)
     own_before = time.process_time()
     elapsed = await saga_run(js, debits)
-    cpu, nats_cpu = cpu_seconds(service_pid) - cpu_before, cpu_seconds(nats_pid) - nats_before
+    cpu = sum(map(cpu_seconds, service_pids)) - cpu_before
+    nats_cpu = cpu_seconds(nats_pid) - nats_before
     own_cpu = time.process_time() - own_before
     backends_after = await database_backends(database)
     postgres_cpu = sum(seconds - backends_before.get(pid, 0.0) for pid, seconds in backends_after.items())
@@ -498,7 +509,8 @@ async def measure_saga(
     after = await books(database)
     print(
         f"saga: {transitions:,} reports ({len(debits):,} processing + {len(debits):,} succeeded) applied in "
-        f"{elapsed:.2f} s = {transitions / elapsed:,.0f} transitions/s; service process CPU "
+        f"{elapsed:.2f} s = {transitions / elapsed:,.0f} transitions/s; service "
+        f"{'process' if len(service_pids) == 1 else f'processes ({len(service_pids)})'} CPU "
         f"{cpu:.2f} s = {cpu / transitions * 1000:.2f} ms per transition"
     )
     print(
@@ -545,6 +557,9 @@ def main() -> None:
         "--profile", type=Path, help="run the service under cProfile, its profile written here"
     )
     parser.add_argument(
+        "--replicas", type=int, default=1, help="collections processes on the same database (default 1)"
+    )
+    parser.add_argument(
         "--batch-max-messages",
         type=int,
         help="the service's ROSCA_COLLECTIONS_CONSUMER_BATCH_MAX_MESSAGES (default: its own, 200; "
@@ -558,9 +573,19 @@ def main() -> None:
     )
     with running_nats() as server, postgres_server() as admin_url, fresh_database(admin_url) as url:
         debits = asyncio.run(prepare(server.url, url, options.groups, options.members))
-        with collections_process(
-            url, server.url, options.log, options.profile, options.batch_max_messages
-        ) as service:
+        with contextlib.ExitStack() as replicas:
+            services = [
+                replicas.enter_context(
+                    collections_process(
+                        url,
+                        server.url,
+                        options.log.with_suffix(f".{replica}") if replica else options.log,
+                        options.profile,
+                        options.batch_max_messages,
+                    )
+                )
+                for replica in range(options.replicas)
+            ]
             assert server.process is not None
             saga = asyncio.run(
                 measure_saga(
@@ -568,11 +593,11 @@ def main() -> None:
                     url,
                     debits,
                     options.groups,
-                    service_pid=service.process.pid,
+                    service_pids=[service.process.pid for service in services],
                     nats_pid=server.process.pid,
                 )
             )
-            print(f"      batches: {service.batches()}")
+            print(f"      batches: {batches(services)}")
         bare = run_bare(server.url, url, 2 * len(debits), batches=True)
         run_bare(server.url, url, 2 * len(debits), batches=False)
     print(
