@@ -13,7 +13,9 @@ Starts its own nats-server and Postgres (TEST_DATABASE_URL, else embedded) like 
    transition (pending → processing → succeeded; the last debit of a cycle funds it and asks
    payouts for the pot) and the two consumers work at the same time, as they would in production;
 3. stops the service and runs the runtime's bare loop on the same messages: the same ``Consumer``,
-   inbox included, one per subject as the service has, with a handler that does nothing.
+   inbox included, one per subject as the service has, with a handler that does nothing; first in
+   batch mode, as the service's report consumers run (the ratio is to this one), then one message
+   at a time.
 
 Reports transitions per second (reports applied over the time from the first publish to the last
 ack), the bare loop's rate and the ratio. Usage:
@@ -42,7 +44,8 @@ import nats
 import uvloop
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from sqlalchemy import func, select, update
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select, text, update
 
 from benchmarks.collections_groups import AMOUNT, activation_of, cpu_seconds, start_command
 from contracts import subjects
@@ -57,8 +60,10 @@ from services.collections.service_layer.cycle_steps import BUSINESS_DAYS
 from services.collections.store.tables import contributions, cycles, ledger_transactions
 from services.runtime.clock import SystemClock
 from services.runtime.consumer import (
+    BatchHandling,
     Consumer,
     ConsumerPolicy,
+    Delivered,
     Handling,
     MessageRouter,
     run_consumers,
@@ -82,7 +87,9 @@ SERVICE_DURABLES = {
     PROCESSING: "collections-payment-intent-processing",
     SUCCEEDED: "collections-payment-intent-succeeded",
 }
+# The bare loop's durables: in batch mode, as the service's report consumers run; one at a time.
 BARE_DURABLES = {PROCESSING: "bench-bare-processing", SUCCEEDED: "bench-bare-succeeded"}
+SINGLE_DURABLES = {PROCESSING: "bench-single-processing", SUCCEEDED: "bench-single-succeeded"}
 PUBLISH_WINDOW = 256  # PubAcks awaited together, as the gateway's batches do
 
 
@@ -307,10 +314,37 @@ async def dead_letters(js: JetStreamContext) -> int:
 # The service as its own process.
 
 
+@dataclass(frozen=True)
+class RunningService:
+    process: subprocess.Popen[bytes]
+    port: int
+
+
+def batches(services: list[RunningService]) -> str:
+    """Reports per transaction of the two report consumers, and how long a report waited from its
+    fetch to its ack (the services' own metrics)."""
+    totals: dict[str, float] = {}
+    for service in services:
+        text = httpx.get(f"http://127.0.0.1:{service.port}/metrics", timeout=5).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.labels.get("consumer") in SERVICE_DURABLES.values():
+                    totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    handled, transactions = (
+        totals.get("rosca_messages_handled_total", 0.0),
+        totals.get("rosca_message_batches_total"),
+    )
+    waited = totals.get("rosca_message_handling_seconds_sum", 0.0) / max(handled, 1.0)
+    size = (
+        f"{handled / transactions:.1f} reports a transaction" if transactions else "one report a transaction"
+    )
+    return f"{size}, {waited * 1000:.0f} ms from fetch to ack (mean over reports)"
+
+
 @contextlib.contextmanager
 def collections_process(
-    database_url: str, nats_url: str, log: Path, profile: Path | None
-) -> Iterator[subprocess.Popen[bytes]]:
+    database_url: str, nats_url: str, log: Path, profile: Path | None, batch_max_messages: int | None
+) -> Iterator[RunningService]:
     port = free_port()
     environment = {
         **os.environ,
@@ -318,11 +352,14 @@ def collections_process(
         "ROSCA_COLLECTIONS_NATS_URL": nats_url,
         "ROSCA_COLLECTIONS_NAMESPACE": NAMESPACE,
         "ROSCA_COLLECTIONS_HTTP_PORT": str(port),
-        # Never called here (no debit is asked of Stripe during the run), but required to start.
+        # No debit is asked of Stripe during the run; each success asks for its charge's fee
+        # (ReadChargeFee, another consumer), which fails here and is retried: not a transition.
         "ROSCA_COLLECTIONS_STRIPE_API_KEY": "sk_test_benchmark_never_used",
         "ROSCA_COLLECTIONS_STRIPE_API_BASE_URL": f"http://127.0.0.1:{free_port()}",
         "ROSCA_COLLECTIONS_LOG_LEVEL": "WARNING",
     }
+    if batch_max_messages is not None:
+        environment["ROSCA_COLLECTIONS_CONSUMER_BATCH_MAX_MESSAGES"] = str(batch_max_messages)
     with log.open("wb") as output:
         profiler = ("-m", "cProfile", "-o", str(profile)) if profile else ()
         process = subprocess.Popen(
@@ -340,7 +377,7 @@ def collections_process(
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"the collections service did not become ready; see {log}")
             time.sleep(0.2)
-        yield process
+        yield RunningService(process, port)
     finally:
         # SIGINT when profiling: uvicorn re-raises the signal it stopped on, and only an interrupt
         # lets cProfile write its profile on the way out.
@@ -355,36 +392,50 @@ def collections_process(
 
 # The runtime's bare loop.
 
-bare_router = MessageRouter(service="bench")
+bare_router = MessageRouter(service="bench")  # batch mode, as the service's report consumers
+single_router = MessageRouter(service="bench")  # one message at a time
 
 
 async def do_nothing(message: StripeEventReceived, handling: Handling[None]) -> None:
     """The cheapest handler: only the runtime's own work (parse, inbox row, commit, ack) is left."""
 
 
+async def do_nothing_to_any(
+    batch: list[Delivered[StripeEventReceived]], handling: BatchHandling[None]
+) -> None:
+    """The cheapest batch handler: the runtime's own work (parse, inbox rows, commit, acks) is left."""
+
+
 for _event_type, _durable in BARE_DURABLES.items():
-    bare_router.subscriber(subjects.stripe_event(_event_type), stream=STRIPE.name, durable=_durable)(
+    bare_router.subscriber(
+        subjects.stripe_event(_event_type), stream=STRIPE.name, durable=_durable, batch=do_nothing_to_any
+    )(do_nothing)
+for _event_type, _durable in SINGLE_DURABLES.items():
+    single_router.subscriber(subjects.stripe_event(_event_type), stream=STRIPE.name, durable=_durable)(
         do_nothing
     )
 
 
-async def bare_run(nats_url: str, database_url: str, expected: int) -> tuple[float, float]:
-    """The same messages through the runtime's Consumer with ``do_nothing``: seconds to ack them all,
-    and the CPU seconds this process spent on it."""
+async def bare_run(
+    nats_url: str, database_url: str, expected: int, router: MessageRouter, durables: dict[str, str]
+) -> tuple[float, float]:
+    """The same messages through the runtime's Consumer with ``router``'s handlers, which do
+    nothing: seconds to ack them all, and the CPU seconds this process spent on it."""
     client = await nats.connect(nats_url)
     js = client.jetstream()
     database = Database(database_url)
+    # The service's defaults (services/runtime/settings.py).
     policy = ConsumerPolicy(max_deliver=5, backoff_seconds=(1.0, 5.0, 30.0, 120.0), ack_wait_seconds=30.0)
     consumers = [
         Consumer("bench", subscription, js=js, database=database, namespace=NAMES, clock=SystemClock(),
                  policy=policy)
-        for subscription in bare_router.subscriptions
+        for subscription in router.subscriptions
     ]  # fmt: skip
     freeze_long_lived_objects()  # as the service process does after start-up
     began, cpu_before = time.perf_counter(), time.process_time()
     running = asyncio.create_task(run_consumers(consumers))
     try:
-        while not await consumed(js, BARE_DURABLES, expected):
+        while not await consumed(js, durables, expected):
             await asyncio.sleep(0.01)
         return time.perf_counter() - began, time.process_time() - cpu_before
     finally:
@@ -415,22 +466,57 @@ async def prepare(nats_url: str, database_url: str, groups: int, members: int) -
     return debits
 
 
+async def database_backends(database: Database) -> dict[int, float]:
+    """The CPU seconds so far of each Postgres server process serving this database (the service's
+    connections), this one excepted."""
+    async with database.transaction() as session:
+        pids = await session.scalars(
+            text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        found = {}
+        for pid in pids:
+            with contextlib.suppress(OSError):  # gone meanwhile, or a server out of reach
+                found[pid] = cpu_seconds(pid)
+    return found
+
+
 async def measure_saga(
-    nats_url: str, database_url: str, debits: list[Debit], groups: int, service_pid: int
+    nats_url: str,
+    database_url: str,
+    debits: list[Debit],
+    groups: int,
+    *,
+    service_pids: list[int],
+    nats_pid: int,
 ) -> float:
     client = await nats.connect(nats_url)
     js = client.jetstream()
     database = Database(database_url)
     before = await books(database)
-    cpu_before = cpu_seconds(service_pid)
+    backends_before = await database_backends(database)
+    cpu_before, nats_before = sum(map(cpu_seconds, service_pids)), cpu_seconds(nats_pid)
+    own_before = time.process_time()
     elapsed = await saga_run(js, debits)
-    cpu = cpu_seconds(service_pid) - cpu_before
+    cpu = sum(map(cpu_seconds, service_pids)) - cpu_before
+    nats_cpu = cpu_seconds(nats_pid) - nats_before
+    own_cpu = time.process_time() - own_before
+    backends_after = await database_backends(database)
+    postgres_cpu = sum(seconds - backends_before.get(pid, 0.0) for pid, seconds in backends_after.items())
     transitions = 2 * len(debits)
     after = await books(database)
     print(
         f"saga: {transitions:,} reports ({len(debits):,} processing + {len(debits):,} succeeded) applied in "
-        f"{elapsed:.2f} s = {transitions / elapsed:,.0f} transitions/s; service process CPU "
-        f"{cpu:.1f} s = {cpu / transitions * 1000:.1f} ms per transition"
+        f"{elapsed:.2f} s = {transitions / elapsed:,.0f} transitions/s; service "
+        f"{'process' if len(service_pids) == 1 else f'processes ({len(service_pids)})'} CPU "
+        f"{cpu:.2f} s = {cpu / transitions * 1000:.2f} ms per transition"
+    )
+    print(
+        f"      CPU per transition elsewhere: Postgres (the service's {len(backends_after)} connections) "
+        f"{postgres_cpu / transitions * 1000:.2f} ms, nats-server {nats_cpu / transitions * 1000:.2f} ms, "
+        f"this process (publishing as the gateway would) {own_cpu / transitions * 1000:.2f} ms"
     )
     saves = after.saves - before.saves
     ledger = after.ledger_transactions - before.ledger_transactions
@@ -447,13 +533,15 @@ async def measure_saga(
     return transitions / elapsed
 
 
-def run_bare(nats_url: str, database_url: str, expected: int) -> float:
+def run_bare(nats_url: str, database_url: str, expected: int, *, batches: bool) -> float:
+    router, durables = (bare_router, BARE_DURABLES) if batches else (single_router, SINGLE_DURABLES)
     # On uvloop, as uvicorn runs the service.
-    elapsed, cpu = uvloop.run(bare_run(nats_url, database_url, expected))
+    elapsed, cpu = uvloop.run(bare_run(nats_url, database_url, expected, router, durables))
+    mode = "in batches, as the service's" if batches else "one message at a time"
     print(
-        f"bare loop: {expected:,} messages (same runtime Consumer, inbox, one consumer per subject, "
-        f"a handler doing nothing) in {elapsed:.2f} s = {expected / elapsed:,.0f} messages/s; "
-        f"process CPU {cpu:.1f} s = {cpu / expected * 1000:.1f} ms per message"
+        f"bare loop ({mode}): {expected:,} messages (same runtime Consumer, inbox, one consumer per "
+        f"subject, a handler doing nothing) in {elapsed:.2f} s = {expected / elapsed:,.0f} messages/s; "
+        f"process CPU {cpu:.1f} s = {cpu / expected * 1000:.2f} ms per message"
     )
     return expected / elapsed
 
@@ -468,6 +556,15 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="run the service under cProfile, its profile written here"
     )
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="collections processes on the same database (default 1)"
+    )
+    parser.add_argument(
+        "--batch-max-messages",
+        type=int,
+        help="the service's ROSCA_COLLECTIONS_CONSUMER_BATCH_MAX_MESSAGES (default: its own, 200; "
+        "1 applies one report at a time, as before batch mode)",
+    )
     options = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -476,10 +573,36 @@ def main() -> None:
     )
     with running_nats() as server, postgres_server() as admin_url, fresh_database(admin_url) as url:
         debits = asyncio.run(prepare(server.url, url, options.groups, options.members))
-        with collections_process(url, server.url, options.log, options.profile) as service:
-            saga = asyncio.run(measure_saga(server.url, url, debits, options.groups, service.pid))
-        bare = run_bare(server.url, url, 2 * len(debits))
-    print(f"saga / bare loop: {saga / bare:.0%}; load average after the run {os.getloadavg()[0]:.2f}")
+        with contextlib.ExitStack() as replicas:
+            services = [
+                replicas.enter_context(
+                    collections_process(
+                        url,
+                        server.url,
+                        options.log.with_suffix(f".{replica}") if replica else options.log,
+                        options.profile,
+                        options.batch_max_messages,
+                    )
+                )
+                for replica in range(options.replicas)
+            ]
+            assert server.process is not None
+            saga = asyncio.run(
+                measure_saga(
+                    server.url,
+                    url,
+                    debits,
+                    options.groups,
+                    service_pids=[service.process.pid for service in services],
+                    nats_pid=server.process.pid,
+                )
+            )
+            print(f"      batches: {batches(services)}")
+        bare = run_bare(server.url, url, 2 * len(debits), batches=True)
+        run_bare(server.url, url, 2 * len(debits), batches=False)
+    print(
+        f"saga / bare loop in batches: {saga / bare:.0%}; load average after the run {os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

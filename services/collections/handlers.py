@@ -33,6 +33,7 @@ from services.collections.service_layer import (
     rotations,
     stripe_calls,
     stripe_events,
+    stripe_report_batches,
 )
 from services.collections.service_layer.cycle_steps import apply_to_cycle
 from services.collections.service_layer.stripe_reports import (
@@ -40,7 +41,7 @@ from services.collections.service_layer.stripe_reports import (
     PAYMENT_INTENT_EVENTS,
     REFUND_EVENTS,
 )
-from services.runtime.consumer import Handling, MessageRouter
+from services.runtime.consumer import BatchHandling, Delivered, Handling, MessageRouter
 from services.runtime.stripe_client import StripeBusyError, stripe_errors_translated
 
 log = logging.getLogger(__name__)
@@ -192,11 +193,22 @@ async def on_stripe_report(message: StripeEventReceived, handling: Handling[Coll
     log.info("%s %s (%s): %s", message.event_type, message.object_id, message.event_id, outcome)
 
 
+async def on_stripe_reports(
+    batch: list[Delivered[StripeEventReceived]], handling: BatchHandling[Collections]
+) -> None:
+    """Many reports at once, each as ``on_stripe_report`` would (see ``stripe_report_batches``)."""
+    events = [delivered.message for delivered in batch]
+    outcomes = await stripe_report_batches.on_stripe_reports(handling.session, events, handling.clock.now())
+    for message, outcome in zip(events, outcomes, strict=True):
+        log.info("%s %s (%s): %s", message.event_type, message.object_id, message.event_id, outcome)
+
+
 for _event_type in (*PAYMENT_INTENT_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS):
     router.subscriber(
         subjects.stripe_event(_event_type),
         stream=STRIPE.name,
         durable=f"collections-{_event_type.replace('.', '-').replace('_', '-')}",
+        batch=on_stripe_reports,
     )(on_stripe_report)
 
 

@@ -14,6 +14,15 @@ the delivery is not a failure: it never leads to a dead letter. JetStream still 
 ``num_delivered`` (there is no uncounted nak), so on the last delivery the runtime hands the message
 back to its stream as a fresh copy (same body and message id, so every inbox still drops it if it
 was handled) and acks the spent one: however long the wait, the message keeps its retries.
+
+Batch mode. A subscription may also name a *batch handler* (``subscriber(..., batch=...)``): its
+consumer then pulls up to ``batch_max_messages`` at a time and applies them all in ONE transaction
+(their inbox rows in one statement, duplicates left out), commits, then acks them all. Per-message
+transactions cost a commit and the handler's own statements per message; a batch shares them (see
+``benchmarks/README.md``). If the batch's transaction fails for any reason (a poison message, a
+conflict, ``RetryLater``), nothing of it commits and its messages are handled again one at a time by
+the single handler, exactly as without batches: a bad message fails, retries and dead-letters
+alone, and the others commit. Subscriptions without a batch handler are handled one at a time.
 """
 
 import asyncio
@@ -39,15 +48,20 @@ from contracts.deadletter import MessageDeadLettered
 from contracts.messages import Message
 from services.runtime.clock import Clock
 from services.runtime.db import Database
-from services.runtime.inbox import first_delivery
+from services.runtime.inbox import first_deliveries, first_delivery
 from services.runtime.logs import message_context
-from services.runtime.metrics import MESSAGE_HANDLING_SECONDS, MESSAGES_HANDLED
+from services.runtime.metrics import MESSAGE_BATCHES, MESSAGE_HANDLING_SECONDS, MESSAGES_HANDLED
 from services.runtime.naming import Namespace
 from services.runtime.outbox import add_to_outbox, message_headers
 
 log = logging.getLogger(__name__)
 
+# A batch's second fetch, after its wait: what is waiting comes at once; this only bounds the
+# wait when nothing is.
+_FILL_FETCH_SECONDS = 0.01
+
 DependenciesT = TypeVar("DependenciesT")
+MessageT = TypeVar("MessageT", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,32 @@ class Handling(Generic[DependenciesT]):
 Handler = Callable[[Any, Handling[Any]], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Delivered(Generic[MessageT]):
+    """One message of a batch, with what ``Handling`` says of a single one."""
+
+    message: MessageT
+    subject: str
+    delivery: int
+
+
+@dataclass(frozen=True)
+class BatchHandling(Generic[DependenciesT]):
+    """What a batch handler works with: one transaction for the whole batch."""
+
+    session: AsyncSession
+    clock: Clock
+    dependencies: DependenciesT
+
+    async def publish(self, subject: str, message: Message) -> None:
+        """Send ``message`` once this transaction commits (through the outbox)."""
+        await add_to_outbox(self.session, subject, message)
+
+
+# Applies every message of the list, in the order given (the stream's), in ``BatchHandling.session``.
+BatchHandler = Callable[[list[Delivered[Any]], BatchHandling[Any]], Awaitable[None]]
+
+
 class RetryLater(Exception):  # noqa: N818 - an instruction to the runtime, not an error
     """Raised by a handler: not now, and not a failure; deliver the message again after
     ``delay_seconds`` (the handler's transaction rolls back)."""
@@ -80,6 +120,11 @@ class RetryLater(Exception):  # noqa: N818 - an instruction to the runtime, not 
     def __init__(self, delay_seconds: float, reason: str) -> None:
         super().__init__(reason)
         self.delay_seconds = max(0.0, delay_seconds)
+
+
+class HandleOneAtATime(Exception):  # noqa: N818 - an instruction to the runtime, not an error
+    """Raised by a batch handler: these messages need the one-at-a-time path (something in them the
+    batch does not apply itself); the batch's transaction rolls back and each is handled on its own."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +139,8 @@ class Subscription:
     # How many of its messages are handled at once; 1 is one after another, in stream order. More
     # only for messages independent of one another (see "Several messages in flight" below).
     max_in_flight: int = 1
+    # Applies many messages in one transaction; ``handler`` stays the path for one at a time.
+    batch_handler: BatchHandler | None = None
 
     def check_dependencies(self, dependencies: object) -> None:
         """Refuse, at composition, dependencies the handler would not know what to do with."""
@@ -113,15 +160,28 @@ class MessageRouter:
     subscriptions: list[Subscription] = field(default_factory=list)
 
     def subscriber(
-        self, subject: str, *, stream: str, durable: str, max_in_flight: int = 1
+        self,
+        subject: str,
+        *,
+        stream: str,
+        durable: str,
+        max_in_flight: int = 1,
+        batch: BatchHandler | None = None,
     ) -> Callable[[Handler], Handler]:
+        """Registers the decorated handler. ``max_in_flight`` handles that many independent messages at
+        once; ``batch``, if given, applies many messages at once and must do to each exactly what the
+        handler does (the two do not combine)."""
         if max_in_flight < 1:
             raise ValueError(f"{durable}: max_in_flight must be at least 1")
+        if batch is not None and max_in_flight > 1:
+            raise ValueError(f"{durable}: a batch handler takes its messages in order, one batch at a time")
 
         def register(handler: Handler) -> Handler:
             model, dependencies_type = _handler_types(handler)
             self.subscriptions.append(
-                Subscription(subject, stream, durable, model, handler, dependencies_type, max_in_flight)
+                Subscription(
+                    subject, stream, durable, model, handler, dependencies_type, max_in_flight, batch
+                )
             )
             return handler
 
@@ -138,6 +198,10 @@ class ConsumerPolicy:
     backoff_seconds: tuple[float, ...]
     ack_wait_seconds: float
     batch_size: int = 20
+    # Batch mode (subscriptions with a batch handler): at most this many messages a transaction
+    # (1 turns batches off), and how long a batch that is not full is given to fill.
+    batch_max_messages: int = 200
+    batch_max_wait_seconds: float = 0.05
 
     def delay_after(self, failed_deliveries: int) -> float:
         if not self.backoff_seconds:
@@ -171,6 +235,7 @@ class Consumer:
         self.ready = False
         # Handlings under way when ``max_in_flight`` > 1.
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._batching = subscription.batch_handler is not None and policy.batch_max_messages > 1
 
     async def run(self) -> None:
         while True:
@@ -178,7 +243,10 @@ class Consumer:
             try:
                 pull = await self._subscribe()
                 self.ready = True
-                await self._pull_until_lost(pull)
+                if self._batching:
+                    await self._pull_batches_until_lost(pull)
+                else:
+                    await self._pull_until_lost(pull)
             except asyncio.CancelledError:
                 # Unsubscribed even when stopping: nats-py's fetch leaves its inbox's queue with
                 # unfinished items, and the connection's drain at shutdown would otherwise wait on
@@ -346,6 +414,88 @@ class Consumer:
         await raw.ack()
         return "deferred"
 
+    # Batch mode.
+
+    async def _pull_batches_until_lost(self, pull: JetStreamContext.PullSubscription) -> None:
+        idle_fetches = 0
+        while True:
+            try:
+                raws = await pull.fetch(self._policy.batch_max_messages, timeout=1.0)
+            except TimeoutError:
+                idle_fetches += 1
+                # An idle fetch cannot tell "nothing to do" from "consumer deleted": ask now and then.
+                if idle_fetches % 5 == 0:
+                    await pull.consumer_info()
+                continue
+            idle_fetches = 0
+            await self.handle_batch(await self._filled(pull, raws))
+
+    async def _filled(self, pull: JetStreamContext.PullSubscription, raws: list[Msg]) -> list[Msg]:
+        """The batch, given a little while to fill. A fetch returns at once with what is waiting:
+        a consumer that keeps up would otherwise apply a message or two at a time, paying a
+        transaction's statements for each (they are most of the cost), and keep its core busy
+        however few messages come. Under load the batch is full already and nothing waits."""
+        wanted = self._policy.batch_max_messages - len(raws)
+        if wanted <= 0 or self._policy.batch_max_wait_seconds <= 0:
+            return raws
+        await asyncio.sleep(self._policy.batch_max_wait_seconds)
+        try:
+            return raws + await pull.fetch(wanted, timeout=_FILL_FETCH_SECONDS)
+        except TimeoutError:  # none came meanwhile
+            return raws
+
+    async def handle_batch(self, raws: list[Msg]) -> None:
+        """Apply ``raws`` in one transaction and ack them; if that fails, handle each on its own."""
+        started = time.perf_counter()
+        parsed: list[tuple[Msg, Message]] = []
+        for raw in raws:
+            try:
+                parsed.append((raw, self._subscription.model.model_validate_json(raw.data)))
+            except ValidationError as error:
+                outcome = await self._dead_letter(raw, error, correlation_id=None, causation_id=None)
+                MESSAGES_HANDLED.labels(self.name, outcome).inc()
+        if not parsed:
+            return
+        try:
+            applied = await self._apply_batch(parsed)
+        except HandleOneAtATime as reason:
+            log.info("batch of %d messages handled one at a time: %s", len(parsed), reason)
+            for raw, _ in parsed:
+                await self.handle(raw)
+            return
+        except Exception as error:  # RetryLater too: each message then gets its own say
+            log.warning("batch of %d messages failed (%r); handling them one at a time", len(parsed), error)
+            for raw, _ in parsed:
+                await self.handle(raw)
+            return
+        for raw, _ in parsed:
+            await raw.ack()  # a publish, not awaited by the server: acks go out back to back
+        seconds = time.perf_counter() - started
+        MESSAGE_BATCHES.labels(self.name).inc()
+        for _, message in parsed:
+            fresh = message.message_id in applied
+            applied.discard(message.message_id)  # a second copy in the same batch is a duplicate
+            MESSAGES_HANDLED.labels(self.name, "applied" if fresh else "duplicate").inc()
+            MESSAGE_HANDLING_SECONDS.labels(self.name).observe(seconds)
+
+    async def _apply_batch(self, parsed: list[tuple[Msg, Message]]) -> set[UUID]:
+        """The ids of the messages applied (the others were handled before)."""
+        subjects_of = {
+            message.message_id: self._namespace.logical_subject(raw.subject) for raw, message in parsed
+        }
+        assert self._subscription.batch_handler is not None
+        async with self._database.transaction() as session:
+            fresh = await first_deliveries(session, self.name, subjects_of)
+            received = [
+                Delivered(message, subjects_of[message.message_id], raw.metadata.num_delivered)
+                for raw, message in parsed
+            ]
+            batch = to_apply(received, fresh)
+            if batch:
+                handling = BatchHandling(session, self._clock, self._dependencies)
+                await self._subscription.batch_handler(batch, handling)
+        return fresh
+
     async def _dead_letter(
         self, raw: Msg, error: Exception, *, correlation_id: str | None, causation_id: UUID | None
     ) -> str:
@@ -385,6 +535,19 @@ class Consumer:
             return "retried"
         await raw.term()
         return "dead_lettered"
+
+
+def to_apply(received: list[Delivered[Any]], fresh: set[UUID]) -> list[Delivered[Any]]:
+    """Of a batch as received, what to apply, in the same order: each message the inbox has not
+    seen before (``fresh``), once (a second copy in the same batch is a duplicate too)."""
+    taken: set[UUID] = set()
+    applied: list[Delivered[Any]] = []
+    for delivered in received:
+        message_id = delivered.message.message_id
+        if message_id in fresh and message_id not in taken:
+            taken.add(message_id)
+            applied.append(delivered)
+    return applied
 
 
 def _being_cancelled() -> bool:

@@ -17,3 +17,19 @@ async def first_delivery(session: AsyncSession, consumer: str, message_id: UUID,
         .returning(inbox.c.message_id)
     )
     return recorded.first() is not None
+
+
+async def first_deliveries(session: AsyncSession, consumer: str, subjects: dict[UUID, str]) -> set[UUID]:
+    """Of the message ids (each with its subject), those ``consumer`` has not applied before; records
+    them in the transaction, in one statement. In id order, so two replicas inserting overlapping
+    batches wait on each other's rows in the same order, never in a deadlock."""
+    if not subjects:
+        return set()
+    recorded = await session.execute(
+        insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id),
+        [
+            {"consumer": consumer, "message_id": message_id, "subject": subjects[message_id]}
+            for message_id in sorted(subjects)
+        ],
+    )
+    return set(recorded.scalars())

@@ -12,6 +12,11 @@ MESSAGE_HANDLING_SECONDS = Histogram(
     "Time from fetch to ack of one message.",
     ["consumer"],
 )
+MESSAGE_BATCHES = Counter(
+    "rosca_message_batches_total",
+    "Batches a consumer in batch mode applied in one transaction (messages / batches: their mean size).",
+    ["consumer"],
+)
 OUTBOX_PUBLISHED = Counter("rosca_outbox_published_total", "Outbox messages published to JetStream.")
 OUTBOX_PUBLISH_FAILURES = Counter(
     "rosca_outbox_publish_failures_total", "Relay rounds that stopped on a publish error."

@@ -124,6 +124,8 @@ class ServiceRuntime:
             max_deliver=self.settings.consumer_max_deliver,
             backoff_seconds=self.settings.consumer_backoff_seconds,
             ack_wait_seconds=self.settings.consumer_ack_wait_seconds,
+            batch_max_messages=self.settings.consumer_batch_max_messages,
+            batch_max_wait_seconds=self.settings.consumer_batch_max_wait_seconds,
         )
         router = self.definition.messages
         self.consumers = [

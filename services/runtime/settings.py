@@ -46,6 +46,19 @@ class ServiceSettings(BaseSettings):
         gt=0,
         description="Time a consumer has to process a message before NATS redelivers it.",
     )
+    consumer_batch_max_messages: int = Field(
+        default=200,
+        ge=1,
+        le=1000,
+        description="Messages a consumer whose handler takes batches applies in one transaction "
+        "(1: one at a time, as every other consumer).",
+    )
+    consumer_batch_max_wait_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="How long such a consumer gives a batch that is not full to fill before applying it "
+        "(a little latency for far fewer transactions; 0: apply what is waiting at once).",
+    )
     outbox_poll_seconds: float = Field(
         default=5.0,
         gt=0,

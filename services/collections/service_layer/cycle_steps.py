@@ -62,11 +62,11 @@ async def apply_in_turn_to_cycle(
     )
     # The group's rotation hears the cycle's news in this same transaction (see ``rotation_steps``).
     await rotation_steps.cycle_step_taken(session, stored.state, decision, now, cause)
-    await _apply_parked_events(session, stored.state, decision.new_state, now)
+    await apply_parked_events(session, stored.state, decision.new_state, now)
     return True
 
 
-async def _apply_parked_events(
+async def apply_parked_events(
     session: AsyncSession, before: CycleState, after: CycleState, now: datetime
 ) -> None:
     """Reports that came before their PaymentIntent was known here apply once it is."""

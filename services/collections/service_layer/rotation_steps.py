@@ -122,11 +122,15 @@ async def apply_to_rotation(
     # no cycle, so they are filed under the group's id.
     await ledger.post(session, group_id, decision.postings, now)
     for command in decision.commands:
-        await _carry_out(session, group_id, command, now, cause)
+        await carry_out(session, group_id, command, now, cause)
     return decision.new_state
 
 
-async def _carry_out(
+# The rotation's commands that read and write cycles; the others are messages (the outbox).
+COMMANDS_ON_CYCLES = (rc.PlanCycle, rc.DropCycle, rc.StopCycle)
+
+
+async def carry_out(
     session: AsyncSession, group_id: UUID, command: rc.RotationCommand, now: datetime, cause: UUID | None
 ) -> None:
     match command:

@@ -91,11 +91,14 @@ async def save_cycle(session: AsyncSession, stored: StoredCycle, state: CycleSta
         raise ConcurrentCycleUpdateError(
             f"cycle {state.plan.cycle_id} changed since version {stored.version}"
         )
-    # A step changes one or a few contributions: rewriting the rest was most of a step's cost
-    # (benchmarks/README.md), and would restamp rows nothing happened to.
-    before = {contribution.contribution_id: contribution for contribution in stored.state.contributions}
-    changed = tuple(c for c in state.contributions if before.get(c.contribution_id) != c)
-    await _project(session, state, now, changed)
+    await _project(session, state, now, changed_contributions(stored.state, state))
+
+
+def changed_contributions(before: CycleState, after: CycleState) -> tuple[Contribution, ...]:
+    """The contributions a step changed. A step changes one or a few: rewriting the rest was most
+    of a step's cost (benchmarks/README.md), and would restamp rows nothing happened to."""
+    earlier = {contribution.contribution_id: contribution for contribution in before.contributions}
+    return tuple(c for c in after.contributions if earlier.get(c.contribution_id) != c)
 
 
 def _upsert(table: Table, key: list[Column[Any]], updated: tuple[str, ...]) -> Insert:
@@ -133,44 +136,60 @@ async def _project(
     """These contributions and their attempts as the state has them, for queries and correlation."""
     if not contributions_to_write:
         return
-    cycle_id, currency = state.plan.cycle_id, state.plan.currency
     await session.execute(
         _UPSERT_CONTRIBUTIONS,
-        [
-            {
-                "contribution_id": c.contribution_id,
-                "cycle_id": cycle_id,
-                "member_id": c.member_id,
-                "amount": c.amount,
-                "currency": currency,
-                "status": c.status.value,
-                "attempt": c.attempt,
-                "payment_intent_id": c.payment_intent_id,
-                "charge_id": c.charge_id,
-                "last_failure_code": c.last_failure_code,
-                "next_attempt_at": c.next_attempt_at,
-                "updated_at": now,
-            }
-            for c in contributions_to_write
-        ],
+        [{**contribution_key(state, c), **contribution_values(c, now)} for c in contributions_to_write],
     )
     attempts = [
-        {
-            "contribution_id": c.contribution_id,
-            "attempt": c.attempt,
-            "cycle_id": cycle_id,
-            "status": c.status.value,
-            "mandate_id": c.attempt_mandate_id,
-            "payment_intent_id": c.payment_intent_id,
-            "charge_id": c.charge_id,
-            "failure_code": c.last_failure_code if c.status in ATTEMPT_FAILED else None,
-            "updated_at": now,
-        }
-        for c in contributions_to_write
-        if c.attempt != 0
+        {**attempt_key(state, c), **attempt_values(c, now)} for c in contributions_to_write if c.attempt != 0
     ]
     if attempts:
         await session.execute(_UPSERT_ATTEMPTS, attempts)
+
+
+def contribution_key(state: CycleState, contribution: Contribution) -> dict[str, Any]:
+    """A contribution row's columns that never change."""
+    return {
+        "contribution_id": contribution.contribution_id,
+        "cycle_id": state.plan.cycle_id,
+        "member_id": contribution.member_id,
+        "amount": contribution.amount,
+        "currency": state.plan.currency,
+    }
+
+
+def contribution_values(contribution: Contribution, now: datetime) -> dict[str, Any]:
+    """A contribution row's columns as the saga moves them."""
+    return {
+        "status": contribution.status.value,
+        "attempt": contribution.attempt,
+        "payment_intent_id": contribution.payment_intent_id,
+        "charge_id": contribution.charge_id,
+        "last_failure_code": contribution.last_failure_code,
+        "next_attempt_at": contribution.next_attempt_at,
+        "updated_at": now,
+    }
+
+
+def attempt_key(state: CycleState, contribution: Contribution) -> dict[str, Any]:
+    """The row of the contribution's current debit attempt: its columns that never change."""
+    return {
+        "contribution_id": contribution.contribution_id,
+        "attempt": contribution.attempt,
+        "cycle_id": state.plan.cycle_id,
+    }
+
+
+def attempt_values(contribution: Contribution, now: datetime) -> dict[str, Any]:
+    """The current debit attempt's columns as the saga moves them."""
+    return {
+        "status": contribution.status.value,
+        "mandate_id": contribution.attempt_mandate_id,
+        "payment_intent_id": contribution.payment_intent_id,
+        "charge_id": contribution.charge_id,
+        "failure_code": contribution.last_failure_code if contribution.status in ATTEMPT_FAILED else None,
+        "updated_at": now,
+    }
 
 
 async def cycle_of_contribution(session: AsyncSession, contribution_id: UUID) -> UUID | None:
