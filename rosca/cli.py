@@ -124,6 +124,14 @@ def up(
             "comma-separated (empty: none).",
         ),
     ] = DEVELOPMENT_CORS_ORIGINS,
+    restart_crashed: Annotated[
+        bool,
+        typer.Option(
+            "--restart-crashed",
+            help="Start again, after a short back-off, any process of the stack that exits or is killed "
+            "(NATS on its port and store, the embedded Postgres on its data) instead of stopping them all.",
+        ),
+    ] = False,
 ) -> None:
     """Start NATS, Postgres, the Stripe simulator, the services and the gateway; Ctrl-C stops them all."""
     from rosca.gateway import parse_origins  # noqa: PLC0415
@@ -143,6 +151,7 @@ def up(
             database_url=database_url or None,
             cors_origins=tuple(_parsed("--cors-origins", parse_origins, cors_origins)),
             stripe=stripe,
+            restart_crashed=restart_crashed,
         )
     )
     raise typer.Exit(status)

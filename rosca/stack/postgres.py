@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from rosca.errors import CliError
+from rosca.stack.state import process_is_running
 from services.runtime.db import describe_database
 
 with warnings.catch_warnings():
@@ -76,6 +77,28 @@ class EmbeddedPostgres:
     @property
     def pid(self) -> int | None:
         return None if self._server is None else self._server.get_pid()
+
+    def running(self) -> bool:
+        if self._server is None:
+            return False
+        pid = self._server.get_pid()
+        return pid is not None and process_is_running(pid)
+
+    def restart(self) -> None:
+        """Start the server again on the same data after it died (Postgres recovers from its WAL)."""
+        if self._server is None:
+            raise RuntimeError("the embedded Postgres was never started")
+        try:
+            with PostgresServer._lock:
+                self._server.ensure_postgres_running()
+        except Exception as error:
+            raise CliError(
+                f"the embedded Postgres in {self.pgdata} did not start again: {error}",
+                details=self.log_tail(),
+            ) from None
+        if not self.running():
+            # The killed server's process was not reaped yet, so it was taken for a running one.
+            raise CliError("the killed server has not exited yet")
 
     def stop(self) -> None:
         if self._server is not None:

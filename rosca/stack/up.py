@@ -23,6 +23,7 @@ from rosca.stack.postgres import (
 )
 from rosca.stack.processes import ChildProcess, stop_processes
 from rosca.stack.readiness import wait_until_ready
+from rosca.stack.restarts import CrashRestarts
 from rosca.stack.services import SERVICES, ServiceSpec, service_environment
 from rosca.stack.signals import StopRequested, StopSignal
 from rosca.stack.state import (
@@ -54,6 +55,8 @@ class UpOptions:
     # None: the Stripe simulator, started by the stack; else Stripe test mode.
     stripe: StripeAccess | None = None
     services: tuple[ServiceSpec, ...] = SERVICES
+    # Start again any process of the stack that exits or is killed, instead of stopping them all.
+    restart_crashed: bool = False
 
 
 def run_up(options: UpOptions) -> int:
@@ -93,6 +96,8 @@ class LocalStack:
         self.gateway_url = f"http://{LOOPBACK}:{options.gateway_port}"
         self.stripe: StripeAccess | None = options.stripe
         self._owns_state_file = False
+        self._restarts = CrashRestarts()
+        self._started_at = datetime.now(UTC).isoformat(timespec="seconds")
 
     @property
     def children(self) -> list[ChildProcess]:
@@ -123,11 +128,46 @@ class LocalStack:
         self._announce(time.monotonic() - started)
 
     def supervise(self) -> None:
+        if self.options.restart_crashed:
+            now = time.monotonic()
+            for child in self.children:
+                self._restarts.started(child.name, now)
+            self._restarts.started("postgres", now)
+            say("rosca: a process that exits or is killed is started again (--restart-crashed)")
         while not self.stop_signal.wait(0.5):
             for child in self.children:
                 if child.exit_code() is not None:
-                    raise child.exited_early()
+                    if not self.options.restart_crashed:
+                        raise child.exited_early()
+                    self._restart_child(child)
+            if self.options.restart_crashed and self.postgres is not None and not self.postgres.running():
+                self._restart_postgres()
         self.stop_signal.raise_if_requested()
+
+    def _restart_child(self, child: ChildProcess) -> None:
+        """Start ``child`` again with its own command and environment: same port, same data."""
+        now = time.monotonic()
+        if not self._restarts.due(child.name, now):
+            return
+        status = child.exit_code()
+        count = self._restarts.restarting(child.name, now)
+        child.start()
+        warn(f"rosca: {child.name} exited with status {status}; started it again (restart {count})")
+        self._write_state()
+
+    def _restart_postgres(self) -> None:
+        assert self.postgres is not None
+        now = time.monotonic()
+        if not self._restarts.due("postgres", now):
+            return
+        count = self._restarts.restarting("postgres", now)
+        try:
+            self.postgres.restart()
+        except CliError as failure:
+            warn(f"rosca: postgres stopped; starting it again failed (restart {count}): {failure}")
+            return
+        warn(f"rosca: postgres stopped; started it again on the same data (restart {count})")
+        self._write_state()
 
     def stop(self) -> None:
         if self.postgres is None and not any(child.started for child in self.children):
@@ -302,7 +342,7 @@ class LocalStack:
             nats_url=self.nats_url,
             namespace=self.options.namespace,
             clock=self.options.clock,
-            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            started_at=self._started_at,
             pids=pids,
             services={name: f"{self.gateway_url}/{name}" for name in self.services},
             stripe_api_base_url=self.stripe.api_base_url if self.stripe else "",
