@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -287,6 +288,42 @@ def demo(*, data_dir: DataDirOption = DEFAULT_DATA_DIR) -> None:
     from rosca.demo.run import run_demo  # noqa: PLC0415
 
     run_demo(data_dir)
+
+
+@app.command()
+def chaos(
+    *,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the fault plan and of the simulator's faults (default: random)."),
+    ] = None,
+    groups: Annotated[
+        int, typer.Option(min=1, max=200, help="Groups of three taken through their rotation.")
+    ] = 20,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="The short version (CI): fewer faults over fewer minutes.")
+    ] = False,
+    until: Annotated[
+        str,
+        typer.Option(
+            help="The end every group must reach: 'rotation' (every cycle paid) or 'funded' (every cycle "
+            "collected and handed to payouts)."
+        ),
+    ] = "rotation",
+    data_dir: Annotated[
+        Path, typer.Option(help="The chaos stack's own data dir, emptied at the start of each run.")
+    ] = Path(".rosca-chaos"),
+) -> None:
+    """Groups through their rotations while processes of the stack are killed and Stripe misbehaves; then
+    every group's end, Stripe's books and the money are checked. Prints the seed first."""
+    from rosca.chaos.circles import Goal  # noqa: PLC0415
+    from rosca.chaos.run import ChaosOptions, run_chaos  # noqa: PLC0415
+
+    if until not in Goal.ALL:
+        raise UsageError(f"--until: one of {', '.join(Goal.ALL)}")
+    chosen = seed if seed is not None else secrets.randbelow(2**31)
+    options = ChaosOptions(seed=chosen, groups=groups, quick=quick, goal=until, data_dir=data_dir)
+    raise typer.Exit(run_chaos(options, say))
 
 
 @app.command(
