@@ -133,6 +133,14 @@ def up(
             "(NATS on its port and store, the embedded Postgres on its data) instead of stopping them all.",
         ),
     ] = False,
+    nats_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--nats-cluster",
+            help="Run NATS as deployed: a three-node JetStream cluster (three processes, deploy/nats's "
+            "configuration, sync_interval always) with three replicas of each stream.",
+        ),
+    ] = False,
 ) -> None:
     """Start NATS, Postgres, the Stripe simulator, the services and the gateway; Ctrl-C stops them all."""
     from rosca.gateway import parse_origins  # noqa: PLC0415
@@ -153,6 +161,7 @@ def up(
             cors_origins=tuple(_parsed("--cors-origins", parse_origins, cors_origins)),
             stripe=stripe,
             restart_crashed=restart_crashed,
+            nats_cluster=nats_cluster,
         )
     )
     raise typer.Exit(status)
@@ -313,6 +322,14 @@ def chaos(
     data_dir: Annotated[
         Path, typer.Option(help="The chaos stack's own data dir, emptied at the start of each run.")
     ] = Path(".rosca-chaos"),
+    nats_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--nats-cluster",
+            help="NATS as deployed: a three-node JetStream cluster, 3 replicas a stream; its nodes and "
+            "the stream leader are killed too.",
+        ),
+    ] = False,
 ) -> None:
     """Groups through their rotations while processes of the stack are killed and Stripe misbehaves; then
     every group's end, Stripe's books and the money are checked. Prints the seed first."""
@@ -322,7 +339,9 @@ def chaos(
     if until not in Goal.ALL:
         raise UsageError(f"--until: one of {', '.join(Goal.ALL)}")
     chosen = seed if seed is not None else secrets.randbelow(2**31)
-    options = ChaosOptions(seed=chosen, groups=groups, quick=quick, goal=until, data_dir=data_dir)
+    options = ChaosOptions(
+        seed=chosen, groups=groups, quick=quick, goal=until, data_dir=data_dir, nats_cluster=nats_cluster
+    )
     raise typer.Exit(run_chaos(options, say))
 
 

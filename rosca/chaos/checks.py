@@ -142,7 +142,7 @@ def _source(transfer: Any) -> str | None:
 
 
 async def _dead_letters(state: StackState) -> list[str]:
-    client = await nats.connect(state.nats_url, name="rosca-chaos-check", connect_timeout=5)
+    client = await nats.connect(state.nats_url.split(","), name="rosca-chaos-check", connect_timeout=5)
     try:
         js = client.jetstream()
         stream = Namespace(state.namespace).stream(DEADLETTER.name)

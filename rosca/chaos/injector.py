@@ -6,6 +6,7 @@ Kills never overlap: a kill due while the stack is still recovering from the las
 so each recovery is measured on its own.
 """
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -14,9 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rosca.chaos.plan import FaultPlan, Kill
+import nats
+
+from contracts.streams import COLLECTIONS
+from rosca.chaos.plan import NATS_STREAM_LEADER, FaultPlan, Kill
 from rosca.chaos.stack import ChaosStack, unready_services
 from rosca.errors import CliError
+from rosca.stack.state import StackState
+from services.runtime.naming import Namespace
 
 RECOVERY_LIMIT_SECONDS = 60.0  # what the suite promises
 # How long to keep waiting for a recovery past its limit before giving up on the rest of the plan.
@@ -82,8 +88,12 @@ class FaultInjector:
         except Exception as error:  # reported by the run, which fails on it
             self.failure = error
 
-    def _kill_and_recover(self, kill: Kill) -> Recovery:
+    def _kill_and_recover(self, planned: Kill) -> Recovery:
         state = self._stack.state()
+        kill = planned
+        if planned.target == NATS_STREAM_LEADER:
+            kill = Kill(planned.at_seconds, asyncio.run(_stream_leader(state)))
+            self._report(f"chaos: the COLLECTIONS stream's leader is {kill.target}")
         pid = state.pids.get(kill.target)
         if pid is None:
             raise CliError(
@@ -114,3 +124,15 @@ def _describe(recovery: Recovery) -> str:
         return f"{what}: NOT recovered within {GIVE_UP_SECONDS:g} s (still down: {down})"
     late = "" if recovery.within_limit else f"  (over the {RECOVERY_LIMIT_SECONDS:g} s limit)"
     return f"{what}: whole again in {recovery.seconds:.1f} s{late}"
+
+
+async def _stream_leader(state: StackState) -> str:
+    """The cluster node that leads the COLLECTIONS stream now (the one whose loss forces an election)."""
+    client = await nats.connect(state.nats_url.split(","), name="rosca-chaos-faults", connect_timeout=5)
+    try:
+        info = await client.jetstream().stream_info(Namespace(state.namespace).stream(COLLECTIONS.name))
+    finally:
+        await client.close()
+    if info.cluster is None or not info.cluster.leader:
+        raise CliError("the COLLECTIONS stream has no leader: is NATS a cluster?")
+    return info.cluster.leader

@@ -12,6 +12,8 @@ from typing import Any
 
 NATS = "nats"
 POSTGRES = "postgres"
+# On a NATS cluster: whichever node leads the COLLECTIONS stream when the kill is made.
+NATS_STREAM_LEADER = "nats-stream-leader"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class PlanShape:
 
 FULL = PlanShape(process_kills=30, nats_restarts=3, postgres_restarts=2)
 QUICK = PlanShape(process_kills=7, nats_restarts=1, postgres_restarts=1)
+# On a three-node cluster: every node and the stream leader killed at least once.
+CLUSTER_FULL = PlanShape(process_kills=30, nats_restarts=6, postgres_restarts=2)
+CLUSTER_QUICK = PlanShape(process_kills=7, nats_restarts=4, postgres_restarts=1)
 
 
 @dataclass(frozen=True)
@@ -83,22 +88,31 @@ class FaultPlan:
 
 
 def plan_faults(
-    seed: int, *, duration_seconds: float, processes: tuple[str, ...], shape: PlanShape = FULL
+    seed: int,
+    *,
+    duration_seconds: float,
+    processes: tuple[str, ...],
+    shape: PlanShape = FULL,
+    nats_targets: tuple[str, ...] = (NATS,),
 ) -> FaultPlan:
     """Kills spread evenly in time, one per slot at a seeded moment within it, in a seeded order.
 
     ``processes``: the stack's processes other than NATS and Postgres (services, gateway, simulator).
     The process kills go round them in a seeded order, so each is killed
-    ``process_kills // len(processes)`` times or once more.
+    ``process_kills // len(processes)`` times or once more; the NATS restarts go round
+    ``nats_targets`` alike (one server, or a cluster's nodes and its stream leader).
     """
     if not processes:
         raise ValueError("a fault plan needs processes to kill")
     if shape.process_kills < len(processes):
         raise ValueError(f"{shape.process_kills} kills cannot reach all {len(processes)} processes")
+    if shape.nats_restarts < len(nats_targets):
+        raise ValueError(f"{shape.nats_restarts} NATS restarts cannot reach all of {', '.join(nats_targets)}")
     rng = random.Random(seed)  # noqa: S311 - a replayable plan, not a secret
-    rounds = [rng.sample(processes, len(processes)) for _ in range(-(-shape.process_kills // len(processes)))]
-    targets = [name for round_ in rounds for name in round_][: shape.process_kills]
-    targets += [NATS] * shape.nats_restarts + [POSTGRES] * shape.postgres_restarts
+    targets = _round_robin(rng, processes, shape.process_kills) + _round_robin(
+        rng, nats_targets, shape.nats_restarts
+    )
+    targets += [POSTGRES] * shape.postgres_restarts
     rng.shuffle(targets)
     slot = duration_seconds / len(targets)
     kills = tuple(
@@ -107,3 +121,9 @@ def plan_faults(
         for index, target in enumerate(targets)
     )
     return FaultPlan(seed, duration_seconds, kills, SimulatorFaults(seed=rng.randrange(2**31)))
+
+
+def _round_robin(rng: random.Random, names: tuple[str, ...], count: int) -> list[str]:
+    """``count`` names, going round all of ``names`` (each round in a seeded order)."""
+    rounds = [rng.sample(names, len(names)) for _ in range(-(-count // len(names)))]
+    return [name for round_ in rounds for name in round_][:count]

@@ -16,9 +16,18 @@ from rosca.chaos import checks
 from rosca.chaos.circles import ChaosGroups, Goal, reached
 from rosca.chaos.injector import RECOVERY_LIMIT_SECONDS, FaultInjector
 from rosca.chaos.patience import PatientClock, PatientTransport
-from rosca.chaos.plan import FULL, QUICK, FaultPlan, plan_faults
+from rosca.chaos.plan import (
+    CLUSTER_FULL,
+    CLUSTER_QUICK,
+    FULL,
+    NATS_STREAM_LEADER,
+    QUICK,
+    FaultPlan,
+    plan_faults,
+)
 from rosca.chaos.stack import ChaosStack
 from rosca.errors import CliError
+from rosca.stack.nats_server import CLUSTER_NODES, cluster_node_name
 from rosca.stack.services import SERVICES
 from rosca.stack.state import StackState, running_stack
 from rosca.stack.stripe_sim import SIMULATOR_NAME
@@ -35,6 +44,7 @@ class ChaosOptions:
     quick: bool
     goal: str
     data_dir: Path
+    nats_cluster: bool = False
 
     @property
     def fault_seconds(self) -> float:
@@ -46,16 +56,11 @@ def run_chaos(options: ChaosOptions, say: Callable[[str], None]) -> int:
     # nats-py logs each connection the killed NATS dropped; the run reports the kill itself.
     logging.getLogger("nats").setLevel(logging.CRITICAL)
     say(f"chaos: seed {options.seed} (replay with: rosca chaos --seed {options.seed}{_flags(options)})")
-    plan = plan_faults(
-        options.seed,
-        duration_seconds=options.fault_seconds,
-        processes=PROCESSES,
-        shape=QUICK if options.quick else FULL,
-    )
+    plan = _plan(options)
     say(f"chaos: plan: {plan.describe()}")
     _fresh_data_dir(options.data_dir)
     started = time.monotonic()
-    stack = ChaosStack(options.data_dir, plan.simulator)
+    stack = ChaosStack(options.data_dir, plan.simulator, nats_cluster=options.nats_cluster)
     lock = threading.Lock()
 
     def report(line: str) -> None:
@@ -81,6 +86,24 @@ def run_chaos(options: ChaosOptions, say: Callable[[str], None]) -> int:
         return 1
     say(f"chaos: passed (seed {options.seed})")
     return 0
+
+
+def _plan(options: ChaosOptions) -> FaultPlan:
+    if options.nats_cluster:
+        nodes = tuple(cluster_node_name(index) for index in range(CLUSTER_NODES))
+        return plan_faults(
+            options.seed,
+            duration_seconds=options.fault_seconds,
+            processes=PROCESSES,
+            shape=CLUSTER_QUICK if options.quick else CLUSTER_FULL,
+            nats_targets=(NATS_STREAM_LEADER, *nodes),
+        )
+    return plan_faults(
+        options.seed,
+        duration_seconds=options.fault_seconds,
+        processes=PROCESSES,
+        shape=QUICK if options.quick else FULL,
+    )
 
 
 def _drive(
@@ -213,6 +236,7 @@ def _summary(figures: dict[str, float]) -> str:
 
 def _flags(options: ChaosOptions) -> str:
     flags = f" --groups {options.groups}" + (" --quick" if options.quick else "")
+    flags += " --nats-cluster" if options.nats_cluster else ""
     return flags + (f" --until {options.goal}" if options.goal != Goal.ROTATION else "")
 
 

@@ -36,8 +36,9 @@ def simulator_environment(faults: SimulatorFaults) -> dict[str, str]:
 class ChaosStack:
     """``rosca up`` as a child of the chaos run, which reads where everything is from its stack.json."""
 
-    def __init__(self, data_dir: Path, faults: SimulatorFaults) -> None:
+    def __init__(self, data_dir: Path, faults: SimulatorFaults, *, nats_cluster: bool = False) -> None:
         self.data_dir = data_dir
+        self._nats_cluster = nats_cluster
         self._faults = faults
         self._up: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "chaos-up.log"
@@ -55,6 +56,7 @@ class ChaosStack:
         argv = [
             *(sys.executable, "-m", "rosca", "up", "--restart-crashed", "--clock", "simulated"),
             *("--data-dir", str(self.data_dir), "--gateway-port", str(free_port())),
+            *(["--nats-cluster"] if self._nats_cluster else []),
         ]
         with self.log_path.open("ab") as log:
             self._up = subprocess.Popen(  # our own command, no shell
@@ -111,7 +113,9 @@ class ChaosStack:
 
 def unready_services(state: StackState) -> list[str]:
     """The services not ready through the gateway, and the simulator if it does not answer."""
-    unready = [] if is_listening(urlsplit(state.nats_url).port or 0) else ["nats"]
+    unready = [
+        f"nats at {url}" for url in state.nats_url.split(",") if not is_listening(urlsplit(url).port or 0)
+    ]
     with httpx.Client(trust_env=False) as client:
         for name, url in state.services.items():
             if not probe_ready(client, f"{url}/readyz")[0]:

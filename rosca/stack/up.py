@@ -13,7 +13,15 @@ from rosca.errors import CliError
 from rosca.gateway import format_routes
 from rosca.stack.leftovers import stop_leftovers
 from rosca.stack.local_secrets import local_secrets, secrets_path, write_env_file
-from rosca.stack.nats_server import nats_server_process, nats_url, wait_until_listening
+from rosca.stack.nats_server import (
+    CLUSTER_CONFIG,
+    CLUSTER_NODES,
+    cluster_url,
+    nats_cluster_processes,
+    nats_server_process,
+    nats_url,
+    wait_until_listening,
+)
 from rosca.stack.ports import LOOPBACK, free_port, port_is_free
 from rosca.stack.postgres import (
     EmbeddedPostgres,
@@ -36,8 +44,10 @@ from rosca.stack.state import (
 from rosca.stack.stripe import WEBHOOK_PATHS, StripeAccess, stripe_service_settings
 from rosca.stack.stripe_sim import SIMULATOR_NAME, StackSimulator
 from rosca.streams import describe_provisioning, provision
+from services.runtime.streams import ProvisionResult
 
 GATEWAY_START_SECONDS = 15.0
+CLUSTER_FORMING_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class UpOptions:
     services: tuple[ServiceSpec, ...] = SERVICES
     # Start again any process of the stack that exits or is killed, instead of stopping them all.
     restart_crashed: bool = False
+    # NATS as deployed: a three-node JetStream cluster (three processes here), streams with 3 replicas.
+    nats_cluster: bool = False
 
 
 def run_up(options: UpOptions) -> int:
@@ -88,6 +100,7 @@ class LocalStack:
         self.logs_dir = options.data_dir / "logs"
         self.postgres: EmbeddedPostgres | None = None
         self.nats: ChildProcess | None = None
+        self.nats_nodes: list[ChildProcess] = []
         self.stripe_sim: StackSimulator | None = None
         self.services: dict[str, ChildProcess] = {}
         self.gateway: ChildProcess | None = None
@@ -102,7 +115,8 @@ class LocalStack:
     @property
     def children(self) -> list[ChildProcess]:
         simulator = self._simulator_process
-        return [child for child in (self.nats, simulator, *self.services.values(), self.gateway) if child]
+        nats = [self.nats, *self.nats_nodes]
+        return [child for child in (*nats, simulator, *self.services.values(), self.gateway) if child]
 
     @property
     def _simulator_process(self) -> ChildProcess | None:
@@ -181,9 +195,13 @@ class LocalStack:
             late = f" ({', '.join(killed)} did not stop within 10 s: killed)" if killed else ""
             also = ", stripe-sim" if simulator is not None else ""
             say(f"  services   stopped, gateway{also} too{late}")
-        if self.nats is not None:
-            killed = stop_processes([self.nats])
-            say("  nats       stopped" + (" (did not stop within 10 s: killed)" if killed else ""))
+        nats = [node for node in (self.nats, *self.nats_nodes) if node is not None]
+        if nats:
+            killed = stop_processes(nats)
+            say(
+                "  nats       stopped"
+                + (f" ({', '.join(killed)} did not stop within 10 s: killed)" if killed else "")
+            )
         if self.postgres is not None:
             try:
                 self.postgres.stop()
@@ -218,6 +236,9 @@ class LocalStack:
             )
 
     def _start_nats(self) -> None:
+        if self.options.nats_cluster:
+            self._start_nats_cluster()
+            return
         port = self.options.nats_port or free_port()
         self.nats_url = nats_url(port)
         store_dir = (self.data_dir / "nats").resolve()
@@ -225,6 +246,22 @@ class LocalStack:
         self.nats.start()
         wait_until_listening(self.nats, port)
         say(f"  nats       {self.nats_url} (JetStream, data in {self.data_dir / 'nats'})")
+        self.stop_signal.raise_if_requested()
+
+    def _start_nats_cluster(self) -> None:
+        ports = [free_port() for _ in range(3 * CLUSTER_NODES)]
+        self.nats_url = cluster_url(ports)
+        self.nats_nodes = nats_cluster_processes(
+            store_dir=(self.data_dir / "nats").resolve(), ports=ports, logs_dir=self.logs_dir
+        )
+        for node in self.nats_nodes:
+            node.start()
+        for node, port in zip(self.nats_nodes, ports, strict=False):
+            wait_until_listening(node, port)
+        say(
+            f"  nats       {self.nats_url} (JetStream cluster of {CLUSTER_NODES} nodes, "
+            f"{CLUSTER_CONFIG.name}, {CLUSTER_NODES} replicas a stream; data in {self.data_dir / 'nats'})"
+        )
         self.stop_signal.raise_if_requested()
 
     def _prepare_postgres(self) -> str:
@@ -243,9 +280,24 @@ class LocalStack:
         return server_url
 
     def _provision_streams(self) -> None:
-        results = asyncio.run(provision(self.nats_url, self.options.namespace))
+        if self.options.nats_cluster:
+            results = self._provision_on_the_cluster()
+        else:
+            results = asyncio.run(provision(self.nats_url, self.options.namespace))
         say(f"  streams    {describe_provisioning(results)}")
         self.stop_signal.raise_if_requested()
+
+    def _provision_on_the_cluster(self) -> list[ProvisionResult]:
+        """The streams with a replica on every node, once the nodes have elected a JetStream leader."""
+        deadline = time.monotonic() + CLUSTER_FORMING_SECONDS
+        while True:
+            try:
+                return asyncio.run(provision(self.nats_url, self.options.namespace, replicas=CLUSTER_NODES))
+            except CliError:
+                if time.monotonic() > deadline:
+                    raise
+            self.stop_signal.wait(0.5)
+            self.stop_signal.raise_if_requested()
 
     def _start_stripe_simulator(self) -> None:
         self.stripe_sim = StackSimulator(

@@ -4,7 +4,16 @@ from itertools import pairwise
 
 import pytest
 
-from rosca.chaos.plan import FULL, NATS, POSTGRES, QUICK, PlanShape, plan_faults
+from rosca.chaos.plan import (
+    CLUSTER_FULL,
+    FULL,
+    NATS,
+    NATS_STREAM_LEADER,
+    POSTGRES,
+    QUICK,
+    PlanShape,
+    plan_faults,
+)
 
 PROCESSES = ("onboarding", "collections", "payouts", "webhooks", "scheduler", "gateway", "stripe-sim")
 
@@ -50,3 +59,20 @@ def test_kills_are_in_order_within_the_run_and_never_closer_than_half_a_slot(see
 def test_a_plan_with_fewer_kills_than_processes_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot reach"):
         plan_faults(1, duration_seconds=60, processes=PROCESSES, shape=PlanShape(3, 1, 1))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_on_a_cluster_every_node_and_the_stream_leader_are_killed(seed: int) -> None:
+    nodes = ("nats-0", "nats-1", "nats-2")
+    plan = plan_faults(
+        seed,
+        duration_seconds=900,
+        processes=PROCESSES,
+        shape=CLUSTER_FULL,
+        nats_targets=(NATS_STREAM_LEADER, *nodes),
+    )
+
+    for target in (NATS_STREAM_LEADER, *nodes):
+        assert plan.count(target) >= 1, target
+    assert plan.count(NATS) == 0
+    assert sum(plan.count(target) for target in (NATS_STREAM_LEADER, *nodes)) == CLUSTER_FULL.nats_restarts
