@@ -90,6 +90,9 @@ class EmbeddedPostgres:
             raise RuntimeError("the embedded Postgres was never started")
         try:
             with PostgresServer._lock:
+                # As its first start did: run as root, the server runs as its own user, which must
+                # still reach the data (a parent folder's permissions may have been tightened since).
+                self._server.ensure_pgdata_inited()
                 self._server.ensure_postgres_running()
         except Exception as error:
             raise CliError(
