@@ -116,7 +116,10 @@ class ChaosGroups:
                 for member in unready:
                     self._complete_missing(member)
             self.clock.move_to(self.clock.now() + timedelta(minutes=5))
-        raise CliError(f"members not ready after {READINESS_STEPS} steps of 5 minutes: {len(unready)} left")
+        missing = {m.member_id: m.get("/onboarding/members/me/readiness")["missing"] for m in unready}
+        raise CliError(
+            f"members not ready after {READINESS_STEPS} steps of 5 minutes of the clock: {missing}"
+        )
 
     def form_and_start(self) -> None:
         start = self.sydney_today() + timedelta(days=2)

@@ -74,6 +74,10 @@ def run_chaos(options: ChaosOptions, say: Callable[[str], None]) -> int:
             f"chaos: stack up in {up_seconds:.0f} s ({state.gateway_url}, logs in {options.data_dir}/logs)"
         )
         differences, figures = _drive(options, plan, stack, report)
+    except CliError as failure:
+        # The run could not go on (the stack did not start, a group could not be driven): a failure
+        # like any difference, reported with the seed.
+        differences, figures = [f"the run stopped: {failure}"], {}
     finally:
         stack.stop()
     figures["total_seconds"] = time.monotonic() - started
