@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import stripe
+
 from rosca.chaos.patience import PatientClock, patiently
 from rosca.demo.cast import BSB, SUCCEEDS
 from rosca.demo.gateway import ApiRefusedError, MemberSession
@@ -77,6 +79,11 @@ class ChaosGroups:
     ) -> None:
         self.clock = clock
         self._simulator = StripeSimulator(simulator_url)
+        self._stripe = stripe.StripeClient(
+            "sk_test_rosca_chaos",
+            base_addresses={"api": simulator_url, "connect": simulator_url},
+            max_network_retries=5,
+        )
         self._say = say
         self.groups = [
             ChaosGroup(
@@ -184,6 +191,12 @@ class ChaosGroups:
         group.group_id = str(created["group_id"])
         return str(created["invite_code"])
 
+    def _onboarded_on_stripe(self, member: MemberSession) -> bool:
+        """Whether the member's visit to the onboarding form reached Stripe (then only its
+        ``account.updated`` is awaited: asking again would hide its loss)."""
+        account_id = member.get("/onboarding/members/me")["payout_account"]["account_id"]
+        return bool(self._stripe.v1.accounts.retrieve(account_id).details_submitted)
+
     def _read_rotation(self, group: ChaosGroup) -> bool:
         try:
             group.rotation = group.admin.get(f"/collections/groups/{group.group_id}/rotation")
@@ -210,7 +223,9 @@ class ChaosGroups:
                         "mandate_accepted": True,
                     },
                 )
-            if "payout_account" in missing:
+            if "payout_account" in missing or (
+                "payout_account_onboarding" in missing and not self._onboarded_on_stripe(member)
+            ):
                 link = member.post("/onboarding/members/me/payout-account/onboarding-link")
                 patiently(lambda: self._simulator.complete_onboarding(link["url"]), "the onboarding form")
         except ApiRefusedError as refused:
