@@ -35,6 +35,8 @@ class PatientTransport(httpx.HTTPTransport):
         while True:
             try:
                 response = super().handle_request(request)
+                # Read here: a connection lost while the body comes is a failure to send again too.
+                response.read()
             except httpx.TransportError:
                 if time.monotonic() > deadline:
                     raise
