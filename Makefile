@@ -1,6 +1,6 @@
 # The two commands: `make up` runs the whole stack locally (options: make up ARGS="--clock system"),
 # `make test` runs every check: lint, format, types, tests.
-.PHONY: install up demo test lint format
+.PHONY: install up demo chaos test lint format
 
 VENV := .venv/bin
 
@@ -12,6 +12,10 @@ up: install
 
 demo: install
 	$(VENV)/rosca demo $(ARGS)
+
+# 20 groups through their rotations under a seeded fault plan (make chaos ARGS="--seed 42 --quick").
+chaos: install
+	$(VENV)/rosca chaos $(ARGS)
 
 lint: install
 	$(VENV)/ruff check .

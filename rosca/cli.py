@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -125,6 +126,22 @@ def up(
             "comma-separated (empty: none).",
         ),
     ] = DEVELOPMENT_CORS_ORIGINS,
+    restart_crashed: Annotated[
+        bool,
+        typer.Option(
+            "--restart-crashed",
+            help="Start again, after a short back-off, any process of the stack that exits or is killed "
+            "(NATS on its port and store, the embedded Postgres on its data) instead of stopping them all.",
+        ),
+    ] = False,
+    nats_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--nats-cluster",
+            help="Run NATS as deployed: a three-node JetStream cluster (three processes, deploy/nats's "
+            "configuration, sync_interval always) with three replicas of each stream.",
+        ),
+    ] = False,
 ) -> None:
     """Start NATS, Postgres, the Stripe simulator, the services and the gateway; Ctrl-C stops them all."""
     from rosca.gateway import parse_origins  # noqa: PLC0415
@@ -144,6 +161,8 @@ def up(
             database_url=database_url or None,
             cors_origins=tuple(_parsed("--cors-origins", parse_origins, cors_origins)),
             stripe=stripe,
+            restart_crashed=restart_crashed,
+            nats_cluster=nats_cluster,
         )
     )
     raise typer.Exit(status)
@@ -285,6 +304,52 @@ def demo(
     from rosca.demo.run import run_demo  # noqa: PLC0415
 
     run_demo(data_dir, gateway_port)
+
+
+@app.command()
+def chaos(
+    *,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the fault plan and of the simulator's faults (default: random)."),
+    ] = None,
+    groups: Annotated[
+        int, typer.Option(min=1, max=200, help="Groups of three taken through their rotation.")
+    ] = 20,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="The short version (CI): fewer faults over fewer minutes.")
+    ] = False,
+    until: Annotated[
+        str,
+        typer.Option(
+            help="The end every group must reach: 'rotation' (every cycle paid) or 'funded' (every cycle "
+            "collected and handed to payouts)."
+        ),
+    ] = "rotation",
+    data_dir: Annotated[
+        Path, typer.Option(help="The chaos stack's own data dir, emptied at the start of each run.")
+    ] = Path(".rosca-chaos"),
+    nats_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--nats-cluster",
+            help="NATS as deployed: a three-node JetStream cluster, 3 replicas a stream; its nodes and "
+            "the stream leader are killed too.",
+        ),
+    ] = False,
+) -> None:
+    """Groups through their rotations while processes of the stack are killed and Stripe misbehaves; then
+    every group's end, Stripe's books and the money are checked. Prints the seed first."""
+    from rosca.chaos.circles import Goal  # noqa: PLC0415
+    from rosca.chaos.run import ChaosOptions, run_chaos  # noqa: PLC0415
+
+    if until not in Goal.ALL:
+        raise UsageError(f"--until: one of {', '.join(Goal.ALL)}")
+    chosen = seed if seed is not None else secrets.randbelow(2**31)
+    options = ChaosOptions(
+        seed=chosen, groups=groups, quick=quick, goal=until, data_dir=data_dir, nats_cluster=nats_cluster
+    )
+    raise typer.Exit(run_chaos(options, say))
 
 
 @app.command(

@@ -10,10 +10,12 @@ from services.runtime.naming import Namespace
 from services.runtime.streams import ProvisionResult, StreamSettings, provision_streams
 
 
-async def provision(nats_url: str, namespace: str) -> list[ProvisionResult]:
+async def provision(nats_url: str, namespace: str, replicas: int | None = None) -> list[ProvisionResult]:
+    """``replicas``: copies of each stream; None takes ``ROSCA_STREAMS_REPLICAS`` (default 1)."""
+    settings = StreamSettings() if replicas is None else StreamSettings(replicas=replicas)
     async with jetstream(nats_url) as js:
         try:
-            return await provision_streams(js, Namespace(namespace), StreamSettings())
+            return await provision_streams(js, Namespace(namespace), settings)
         except (JetStreamError, TimeoutError) as error:
             raise CliError(f"could not provision the streams on {nats_url}: {one_line(error)}") from None
 

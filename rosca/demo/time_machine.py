@@ -38,7 +38,9 @@ class TimeMachine:
         self._js: JetStreamContext | None = None
 
     def __enter__(self) -> "TimeMachine":
-        self._client = self._runner.run(nats.connect(self._nats_url, name="rosca-demo", connect_timeout=5))
+        self._client = self._runner.run(
+            nats.connect(self._nats_url.split(","), name="rosca-demo", connect_timeout=5)
+        )
         self._js = self._client.jetstream()
         return self
 

@@ -6,6 +6,7 @@ import signal
 import time
 from pathlib import Path
 
+from rosca.stack.nats_server import CLUSTER_NODES, cluster_node_name
 from rosca.stack.services import ServiceSpec
 from rosca.stack.state import pid_is_alive, read_stack_state, remove_stack_state
 from rosca.stack.stripe_sim import SIMULATOR_MODULE, SIMULATOR_NAME
@@ -21,8 +22,10 @@ def stop_leftovers(data_dir: Path, services: tuple[ServiceSpec, ...]) -> list[st
     stale = read_stack_state(data_dir)
     if stale is None or stale.is_running():
         return []
+    nats_store = str((data_dir / "nats").resolve())
     markers = {
-        "nats": str((data_dir / "nats").resolve()),
+        "nats": nats_store,
+        **{cluster_node_name(index): nats_store for index in range(CLUSTER_NODES)},
         "gateway": "rosca.gateway",
         SIMULATOR_NAME: SIMULATOR_MODULE,
         **{spec.name: spec.module for spec in services},

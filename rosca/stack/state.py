@@ -95,3 +95,12 @@ def pid_is_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def process_is_running(pid: int) -> bool:
+    """Alive and not a zombie: a killed process nobody has reaped yet counts as gone."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return pid_is_alive(pid)
+    return state not in ("Z", "X")

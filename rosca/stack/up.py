@@ -13,7 +13,15 @@ from rosca.errors import CliError
 from rosca.gateway import format_routes
 from rosca.stack.leftovers import stop_leftovers
 from rosca.stack.local_secrets import local_secrets, secrets_path, write_env_file
-from rosca.stack.nats_server import nats_server_process, nats_url, wait_until_listening
+from rosca.stack.nats_server import (
+    CLUSTER_CONFIG,
+    CLUSTER_NODES,
+    cluster_url,
+    nats_cluster_processes,
+    nats_server_process,
+    nats_url,
+    wait_until_listening,
+)
 from rosca.stack.ports import LOOPBACK, free_port, port_is_free
 from rosca.stack.postgres import (
     EmbeddedPostgres,
@@ -23,6 +31,7 @@ from rosca.stack.postgres import (
 )
 from rosca.stack.processes import ChildProcess, stop_processes
 from rosca.stack.readiness import wait_until_ready
+from rosca.stack.restarts import CrashRestarts
 from rosca.stack.services import SERVICES, ServiceSpec, service_environment
 from rosca.stack.signals import StopRequested, StopSignal
 from rosca.stack.state import (
@@ -35,8 +44,10 @@ from rosca.stack.state import (
 from rosca.stack.stripe import WEBHOOK_PATHS, StripeAccess, stripe_service_settings
 from rosca.stack.stripe_sim import SIMULATOR_NAME, StackSimulator
 from rosca.streams import describe_provisioning, provision
+from services.runtime.streams import ProvisionResult
 
 GATEWAY_START_SECONDS = 15.0
+CLUSTER_FORMING_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,10 @@ class UpOptions:
     # None: the Stripe simulator, started by the stack; else Stripe test mode.
     stripe: StripeAccess | None = None
     services: tuple[ServiceSpec, ...] = SERVICES
+    # Start again any process of the stack that exits or is killed, instead of stopping them all.
+    restart_crashed: bool = False
+    # NATS as deployed: a three-node JetStream cluster (three processes here), streams with 3 replicas.
+    nats_cluster: bool = False
 
 
 def run_up(options: UpOptions) -> int:
@@ -85,6 +100,7 @@ class LocalStack:
         self.logs_dir = options.data_dir / "logs"
         self.postgres: EmbeddedPostgres | None = None
         self.nats: ChildProcess | None = None
+        self.nats_nodes: list[ChildProcess] = []
         self.stripe_sim: StackSimulator | None = None
         self.services: dict[str, ChildProcess] = {}
         self.gateway: ChildProcess | None = None
@@ -93,11 +109,14 @@ class LocalStack:
         self.gateway_url = f"http://{LOOPBACK}:{options.gateway_port}"
         self.stripe: StripeAccess | None = options.stripe
         self._owns_state_file = False
+        self._restarts = CrashRestarts()
+        self._started_at = datetime.now(UTC).isoformat(timespec="seconds")
 
     @property
     def children(self) -> list[ChildProcess]:
         simulator = self._simulator_process
-        return [child for child in (self.nats, simulator, *self.services.values(), self.gateway) if child]
+        nats = [self.nats, *self.nats_nodes]
+        return [child for child in (*nats, simulator, *self.services.values(), self.gateway) if child]
 
     @property
     def _simulator_process(self) -> ChildProcess | None:
@@ -123,11 +142,46 @@ class LocalStack:
         self._announce(time.monotonic() - started)
 
     def supervise(self) -> None:
+        if self.options.restart_crashed:
+            now = time.monotonic()
+            for child in self.children:
+                self._restarts.started(child.name, now)
+            self._restarts.started("postgres", now)
+            say("rosca: a process that exits or is killed is started again (--restart-crashed)")
         while not self.stop_signal.wait(0.5):
             for child in self.children:
                 if child.exit_code() is not None:
-                    raise child.exited_early()
+                    if not self.options.restart_crashed:
+                        raise child.exited_early()
+                    self._restart_child(child)
+            if self.options.restart_crashed and self.postgres is not None and not self.postgres.running():
+                self._restart_postgres()
         self.stop_signal.raise_if_requested()
+
+    def _restart_child(self, child: ChildProcess) -> None:
+        """Start ``child`` again with its own command and environment: same port, same data."""
+        now = time.monotonic()
+        if not self._restarts.due(child.name, now):
+            return
+        status = child.exit_code()
+        count = self._restarts.restarting(child.name, now)
+        child.start()
+        warn(f"rosca: {child.name} exited with status {status}; started it again (restart {count})")
+        self._write_state()
+
+    def _restart_postgres(self) -> None:
+        assert self.postgres is not None
+        now = time.monotonic()
+        if not self._restarts.due("postgres", now):
+            return
+        count = self._restarts.restarting("postgres", now)
+        try:
+            self.postgres.restart()
+        except CliError as failure:
+            warn(f"rosca: postgres stopped; starting it again failed (restart {count}): {failure}")
+            return
+        warn(f"rosca: postgres stopped; started it again on the same data (restart {count})")
+        self._write_state()
 
     def stop(self) -> None:
         if self.postgres is None and not any(child.started for child in self.children):
@@ -141,9 +195,13 @@ class LocalStack:
             late = f" ({', '.join(killed)} did not stop within 10 s: killed)" if killed else ""
             also = ", stripe-sim" if simulator is not None else ""
             say(f"  services   stopped, gateway{also} too{late}")
-        if self.nats is not None:
-            killed = stop_processes([self.nats])
-            say("  nats       stopped" + (" (did not stop within 10 s: killed)" if killed else ""))
+        nats = [node for node in (self.nats, *self.nats_nodes) if node is not None]
+        if nats:
+            killed = stop_processes(nats)
+            say(
+                "  nats       stopped"
+                + (f" ({', '.join(killed)} did not stop within 10 s: killed)" if killed else "")
+            )
         if self.postgres is not None:
             try:
                 self.postgres.stop()
@@ -178,6 +236,9 @@ class LocalStack:
             )
 
     def _start_nats(self) -> None:
+        if self.options.nats_cluster:
+            self._start_nats_cluster()
+            return
         port = self.options.nats_port or free_port()
         self.nats_url = nats_url(port)
         store_dir = (self.data_dir / "nats").resolve()
@@ -185,6 +246,22 @@ class LocalStack:
         self.nats.start()
         wait_until_listening(self.nats, port)
         say(f"  nats       {self.nats_url} (JetStream, data in {self.data_dir / 'nats'})")
+        self.stop_signal.raise_if_requested()
+
+    def _start_nats_cluster(self) -> None:
+        ports = [free_port() for _ in range(3 * CLUSTER_NODES)]
+        self.nats_url = cluster_url(ports)
+        self.nats_nodes = nats_cluster_processes(
+            store_dir=(self.data_dir / "nats").resolve(), ports=ports, logs_dir=self.logs_dir
+        )
+        for node in self.nats_nodes:
+            node.start()
+        for node, port in zip(self.nats_nodes, ports, strict=False):
+            wait_until_listening(node, port)
+        say(
+            f"  nats       {self.nats_url} (JetStream cluster of {CLUSTER_NODES} nodes, "
+            f"{CLUSTER_CONFIG.name}, {CLUSTER_NODES} replicas a stream; data in {self.data_dir / 'nats'})"
+        )
         self.stop_signal.raise_if_requested()
 
     def _prepare_postgres(self) -> str:
@@ -203,9 +280,24 @@ class LocalStack:
         return server_url
 
     def _provision_streams(self) -> None:
-        results = asyncio.run(provision(self.nats_url, self.options.namespace))
+        if self.options.nats_cluster:
+            results = self._provision_on_the_cluster()
+        else:
+            results = asyncio.run(provision(self.nats_url, self.options.namespace))
         say(f"  streams    {describe_provisioning(results)}")
         self.stop_signal.raise_if_requested()
+
+    def _provision_on_the_cluster(self) -> list[ProvisionResult]:
+        """The streams with a replica on every node, once the nodes have elected a JetStream leader."""
+        deadline = time.monotonic() + CLUSTER_FORMING_SECONDS
+        while True:
+            try:
+                return asyncio.run(provision(self.nats_url, self.options.namespace, replicas=CLUSTER_NODES))
+            except CliError:
+                if time.monotonic() > deadline:
+                    raise
+            self.stop_signal.wait(0.5)
+            self.stop_signal.raise_if_requested()
 
     def _start_stripe_simulator(self) -> None:
         self.stripe_sim = StackSimulator(
@@ -302,7 +394,7 @@ class LocalStack:
             nats_url=self.nats_url,
             namespace=self.options.namespace,
             clock=self.options.clock,
-            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            started_at=self._started_at,
             pids=pids,
             services={name: f"{self.gateway_url}/{name}" for name in self.services},
             stripe_api_base_url=self.stripe.api_base_url if self.stripe else "",

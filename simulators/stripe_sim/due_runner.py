@@ -56,6 +56,10 @@ class DueWorkRunner:
                 task = asyncio.create_task(self._guarded(work))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+                # Let the task take its lease (a webhook delivery schedules and commits one before it
+                # first waits) before anything commits this work's removal: a simulator killed in
+                # between would otherwise lose the delivery, which Stripe never does.
+                await asyncio.sleep(0)
                 return
             await self._guarded(work)
         sim.commit()

@@ -137,7 +137,8 @@ async def _start_shared_clock(sim: Simulator, settings: StripeSimSettings) -> Ca
     from services.runtime.clock import CLOCK_BUCKET, SimulatedClock  # noqa: PLC0415
     from services.runtime.naming import Namespace  # noqa: PLC0415
 
-    connection = await nats.connect(settings.nats_url)
+    # A cluster's nodes come comma-separated, as the services take them.
+    connection = await nats.connect(settings.nats_url.split(","))
     shared = SimulatedClock(connection.jetstream(), Namespace(settings.namespace).bucket(CLOCK_BUCKET))
     await shared.start()
     sim.clock = shared

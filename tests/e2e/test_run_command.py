@@ -42,14 +42,14 @@ FRONTEND = "http://localhost:3000"
 class StackRun:
     """One ``rosca up`` subprocess whose output is read line by line as it comes."""
 
-    def __init__(self, data_dir: Path, gateway_port: int) -> None:
+    def __init__(self, data_dir: Path, gateway_port: int, *options: str) -> None:
         self.data_dir = data_dir
         self.gateway_url = f"http://127.0.0.1:{gateway_port}"
         self.lines: list[str] = []
         self._incoming: queue.Queue[str | None] = queue.Queue()
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
-            [ROSCA, "up", "--data-dir", str(data_dir), "--gateway-port", str(gateway_port)],
+            [ROSCA, "up", "--data-dir", str(data_dir), "--gateway-port", str(gateway_port), *options],
             env=stack_environment(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
