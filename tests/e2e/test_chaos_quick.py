@@ -3,8 +3,8 @@ process of the stack is killed once (NATS and Postgres among them) and the Strip
 duplicates, reorders, fails and drops; every group must end right, Stripe's books match, nothing is
 dead-lettered, and every fault is recovered from within 60 s.
 
-Until payouts pays, a group's end is every cycle funded and handed to payouts (``--until funded``);
-once it does, this runs with ``--until rotation``.
+A group's end is its whole rotation: every cycle's pot transferred by payouts, the rotation complete,
+and the money checker passing on the books.
 """
 
 import subprocess
@@ -22,7 +22,7 @@ SEED = 20261201
 def test_a_quick_seeded_chaos_run_ends_every_group_right_with_true_books(tmp_path: Path) -> None:
     run = subprocess.run(
         [
-            *(ROSCA, "chaos", "--quick", "--groups", "3", "--until", "funded"),
+            *(ROSCA, "chaos", "--quick", "--groups", "3", "--until", "rotation"),
             *("--seed", str(SEED), "--data-dir", str(tmp_path / "chaos")),
         ],
         env=stack_environment(),
