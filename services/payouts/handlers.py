@@ -30,7 +30,17 @@ log = logging.getLogger(__name__)
 router = MessageRouter(service="payouts")
 
 
-@router.subscriber(subjects.PAYOUTS_PAY_CYCLE, stream=PAYOUTS.name, durable="payouts-pay-cycle")
+# Each cycle's payout is its own (its row locked while it decides and transfers): many cycles settling
+# at once are paid side by side, each waiting on Stripe and the database without holding up the rest.
+CYCLES_IN_FLIGHT = 16
+
+
+@router.subscriber(
+    subjects.PAYOUTS_PAY_CYCLE,
+    stream=PAYOUTS.name,
+    durable="payouts-pay-cycle",
+    max_in_flight=CYCLES_IN_FLIGHT,
+)
 async def on_pay_cycle(message: PayCycle, handling: Handling[Payouts]) -> None:
     outcome = await payout_steps.on_pay_cycle(
         handling.session, message, handling.dependencies, handling.clock.now()
@@ -38,7 +48,12 @@ async def on_pay_cycle(message: PayCycle, handling: Handling[Payouts]) -> None:
     log.info("pay cycle %s: %s", message.cycle_id, outcome)
 
 
-@router.subscriber(subjects.PAYOUTS_MAKE_TRANSFERS, stream=PAYOUTS.name, durable="payouts-make-transfers")
+@router.subscriber(
+    subjects.PAYOUTS_MAKE_TRANSFERS,
+    stream=PAYOUTS.name,
+    durable="payouts-make-transfers",
+    max_in_flight=CYCLES_IN_FLIGHT,
+)
 async def on_make_transfers(message: MakeTransfers, handling: Handling[Payouts]) -> None:
     outcome = await transfers.make_transfers(
         handling.session,
