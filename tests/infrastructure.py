@@ -59,7 +59,13 @@ class NatsServer:
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(10)
+            try:
+                # At the end of a whole session the server holds thousands of streams and consumers
+                # (one namespace per test) and its orderly shutdown can take longer than 10 s.
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
             self.process = None
 
 
