@@ -21,10 +21,9 @@ class BooksDisagreeError(CliError):
     """The money checker or the reconciliation found a difference."""
 
 
-def money_checks(data_dir: Path, stripe_api_base_url: str) -> str:
+def money_checks(data_dir: Path, client: stripe.StripeClient) -> str:
     """Every money invariant on the stack's books and Stripe's; raises on any violation."""
     settings = read_env_file(service_environment_path(data_dir, "collections"))
-    client = stripe.StripeClient("sk_test_rosca_demo", base_addresses={"api": stripe_api_base_url})
     report = asyncio.run(check_money(settings["ROSCA_COLLECTIONS_DATABASE_URL"], client))
     if not report.passed:
         raise BooksDisagreeError(report.describe())

@@ -46,7 +46,7 @@ def run_demo(data_dir: Path, gateway_port: int) -> None:
             run_tag = secrets.token_hex(3)
             sessions = {member.key: _signed_in(http, data_dir, member, run_tag) for member in CIRCLE}
             books = StripeBooks(stack.stripe_api_base_url)
-            operator = scenario.Operator(data_dir, stack.stripe_api_base_url)
+            operator = scenario.Operator(data_dir)
             circle = scenario.Circle(
                 sessions,
                 clock=clock,

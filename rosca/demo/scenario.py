@@ -362,15 +362,14 @@ def chapter_statement(circle: Circle) -> None:
 
 @dataclass(frozen=True)
 class Operator:
-    """What the platform's operator reaches: the stack's data dir and Stripe's books."""
+    """What the platform's operator reaches beside Stripe's books: the stack's data dir."""
 
     data_dir: Path
-    stripe_api_base_url: str
 
 
 def chapter_checks(circle: Circle) -> None:
     circle.narration.chapter("9. The books checked")
     operator = circle.operator
-    circle.narration.say(money_checks(operator.data_dir, operator.stripe_api_base_url))
+    circle.narration.say(money_checks(operator.data_dir, circle.stripe.client))
     for line in reconcile_group(operator.data_dir, circle.group_id).splitlines():
         circle.narration.say(line)
