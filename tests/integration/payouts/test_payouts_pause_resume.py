@@ -39,6 +39,10 @@ async def test_a_restricted_recipient_is_paused_notified_and_paid_once_when_rest
 
     await stack.publish(subjects.PAYOUTS_PAY_CYCLE, command)
     await eventually(lambda: _status_is(stack, command.cycle_id, "paused"), "the payout is paused")
+    # The status commits first; the fact leaves through the outbox just after.
+    await eventually(
+        lambda: _has_facts(stack, subjects.PAYOUTS_PAYOUT_PAUSED, command.cycle_id), "the pause is told"
+    )
     (paused,) = await stack.facts(subjects.PAYOUTS_PAYOUT_PAUSED, command.cycle_id)
     await eventually(lambda: _noticed(stack, member, "payout_paused"), "the recipient is told")
     (notice,) = [n for n in await stack.notices(member) if n["kind"] == "payout_paused"]
@@ -99,6 +103,10 @@ async def test_a_refused_transfer_pauses_the_payout_and_the_groups_admin_retries
     await stack.api("POST", retry, member=admin, expect=409)
     await eventually(stack.outbox_empty, "every fact published")
 
+    # The status commits first; the fact leaves through the outbox just after.
+    await eventually(
+        lambda: _has_facts(stack, subjects.PAYOUTS_PAYOUT_PAUSED, command.cycle_id), "the pause is told"
+    )
     (paused,) = await stack.facts(subjects.PAYOUTS_PAYOUT_PAUSED, command.cycle_id)
     assert paused["reason"] == "insufficient_capabilities_for_transfer"
     assert [(p["cycle_id"], p["status"], p["reason"]) for p in waiting["payouts"]] == [
@@ -206,3 +214,7 @@ async def test_an_operator_retries_a_paused_payout_behind_the_operator_token(sta
     assert resumed["reason"] == "operator_retry"
     waiting = await stack.api("GET", "/operator/waiting-payouts", operator=True)
     assert str(command.cycle_id) not in {p["cycle_id"] for p in waiting["payouts"]}
+
+
+async def _has_facts(stack: PayoutsWiring, subject: str, cycle_id: uuid.UUID) -> bool:
+    return bool(await stack.facts(subject, cycle_id))
