@@ -44,6 +44,7 @@ class SimulatorFaults:
     duplicate_percent: float = 10.0  # webhook deliveries sent twice
     out_of_order_window_seconds: float = 600.0  # each delivery delayed 0..10 min of the clock: reordered
     server_error_percent: float = 5.0  # API requests answered 500 before they run
+    rate_limited_percent: float = 5.0  # API requests answered 429 before they run, beyond the limit's
     dropped_connection_percent: float = 2.0  # API requests that run, then lose their answer
     rate_limit_ops_per_second: float = 20.0  # beyond it: 429
 
@@ -53,6 +54,7 @@ class SimulatorFaults:
             "duplicate_percent": self.duplicate_percent,
             "out_of_order_window_seconds": self.out_of_order_window_seconds,
             "server_error_percent": self.server_error_percent,
+            "rate_limited_percent": self.rate_limited_percent,
             "dropped_connection_percent": self.dropped_connection_percent,
             "rate_limit_ops_per_second": self.rate_limit_ops_per_second,
         }
@@ -82,7 +84,8 @@ class FaultPlan:
             f"{len(self.kills)} SIGKILLs over {self.duration_seconds:.0f} s ({counts}); simulator: "
             f"{faults.duplicate_percent:g} % duplicate deliveries, reordered within "
             f"{faults.out_of_order_window_seconds:g} s, {faults.server_error_percent:g} % 500, "
-            f"{faults.dropped_connection_percent:g} % dropped connections, 429 beyond "
+            f"{faults.rate_limited_percent:g} % 429, "
+            f"{faults.dropped_connection_percent:g} % dropped connections, and 429 beyond "
             f"{faults.rate_limit_ops_per_second:g} requests/s"
         )
 

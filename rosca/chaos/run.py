@@ -218,6 +218,7 @@ _NO_FAULTS = {
     "duplicate_percent": 0,
     "out_of_order_window_seconds": 0,
     "server_error_percent": 0,
+    "rate_limited_percent": 0,
     "dropped_connection_percent": 0,
     "rate_limit_ops_per_second": 0,
 }

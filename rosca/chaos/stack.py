@@ -28,6 +28,7 @@ def simulator_environment(faults: SimulatorFaults) -> dict[str, str]:
         "STRIPE_SIM_FAULT_DUPLICATE_PERCENT": f"{faults.duplicate_percent:g}",
         "STRIPE_SIM_FAULT_OUT_OF_ORDER_WINDOW_SECONDS": f"{faults.out_of_order_window_seconds:g}",
         "STRIPE_SIM_FAULT_SERVER_ERROR_PERCENT": f"{faults.server_error_percent:g}",
+        "STRIPE_SIM_FAULT_RATE_LIMITED_PERCENT": f"{faults.rate_limited_percent:g}",
         "STRIPE_SIM_FAULT_DROPPED_CONNECTION_PERCENT": f"{faults.dropped_connection_percent:g}",
         "STRIPE_SIM_RATE_LIMIT_OPS_PER_SECOND": f"{faults.rate_limit_ops_per_second:g}",
     }

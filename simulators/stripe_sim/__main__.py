@@ -38,6 +38,9 @@ def main(arguments: Sequence[str] | None = None, prog: str = "python -m simulato
     )
     faults.add_argument("--fault-server-error-percent", type=float, help="API requests answered 500")
     faults.add_argument(
+        "--fault-rate-limited-percent", type=float, help="API requests answered 429 below the rate limit too"
+    )
+    faults.add_argument(
         "--fault-dropped-connection-percent", type=float, help="API requests whose connection drops"
     )
     options = parser.parse_args(arguments)

@@ -25,6 +25,8 @@ class FaultSettings(BaseModel):
     endpoints_down: tuple[str, ...] = Field(default=(), description="we_ ids, or '*' for every endpoint")
     rate_limit_ops_per_second: float = Field(default=25.0, ge=0, description="0 turns rate limiting off")
     server_error_percent: float = Field(default=0.0, ge=0, le=100)
+    # Stripe also answers 429 below the rate limit (lock timeouts, load shedding): a share of requests.
+    rate_limited_percent: float = Field(default=0.0, ge=0, le=100)
     dropped_connection_percent: float = Field(default=0.0, ge=0, le=100)
 
     @classmethod
@@ -37,6 +39,7 @@ class FaultSettings(BaseModel):
             endpoints_down=settings.fault_endpoints_down,
             rate_limit_ops_per_second=settings.rate_limit_ops_per_second,
             server_error_percent=settings.fault_server_error_percent,
+            rate_limited_percent=settings.fault_rate_limited_percent,
             dropped_connection_percent=settings.fault_dropped_connection_percent,
         )
 
@@ -65,7 +68,7 @@ class Faults:
 
     def api_fault(self) -> ApiFault | None:
         """What happens to the API request arriving now, if anything."""
-        if self._over_rate_limit():
+        if self._over_rate_limit() or self._happens(self._settings.rate_limited_percent):
             return ApiFault.RATE_LIMITED
         if self._happens(self._settings.server_error_percent):
             return ApiFault.SERVER_ERROR

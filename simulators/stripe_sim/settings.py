@@ -81,6 +81,7 @@ class StripeSimSettings(BaseSettings):
         default=(), description="Webhook endpoint ids whose deliveries fail; '*' for all."
     )
     fault_server_error_percent: float = 0.0
+    fault_rate_limited_percent: float = 0.0
     fault_dropped_connection_percent: float = 0.0
 
     def base_url(self) -> str:

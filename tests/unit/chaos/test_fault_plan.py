@@ -38,6 +38,7 @@ def test_the_full_plan_has_the_promised_faults_spread_over_every_process(seed: i
     assert max(per_process) - min(per_process) <= 1
     assert plan.simulator.duplicate_percent == 10
     assert plan.simulator.server_error_percent == 5
+    assert plan.simulator.rate_limited_percent == 5
     assert plan.simulator.dropped_connection_percent > 0
     assert plan.simulator.out_of_order_window_seconds > 0
 

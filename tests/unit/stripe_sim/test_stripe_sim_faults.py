@@ -44,6 +44,15 @@ def test_a_certain_server_error_comes_before_a_dropped_connection() -> None:
     assert faults.api_fault() is ApiFault.SERVER_ERROR
 
 
+def test_a_share_of_requests_is_rate_limited_below_the_limit_too() -> None:
+    faults = Faults(FaultSettings(seed=7, rate_limit_ops_per_second=0, rate_limited_percent=5))
+
+    answers = [faults.api_fault() for _ in range(2_000)]
+
+    assert 50 <= answers.count(ApiFault.RATE_LIMITED) <= 150  # 5 % of 2,000 = 100, seeded
+    assert set(answers) == {None, ApiFault.RATE_LIMITED}
+
+
 def test_changing_faults_keeps_the_others_and_refuses_unknown_ones() -> None:
     faults = Faults(FaultSettings(duplicate_percent=5))
 
