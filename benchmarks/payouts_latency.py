@@ -18,7 +18,10 @@ when its event is sent; it stops when the simulator has received the cycle's las
 (``POST /v1/transfers`` with key ``payout-<cycle>-<charge>``). Reports p50, p99 and max over the
 cycles, and checks one transfer key per charge and no dead letters.
 
-Usage: .venv/bin/python -m benchmarks.payouts_latency [--cycles 1000] [--members 2]
+With ``--rate R`` the last events are posted as a steady stream of R a second instead of at once:
+the latency of a cycle settling while others keep settling, rather than of the last of a burst.
+
+Usage: .venv/bin/python -m benchmarks.payouts_latency [--cycles 1000] [--members 2] [--rate R]
        .venv/bin/python -m benchmarks.payouts_latency --quick    (50 cycles x 2 members)
 """
 
@@ -208,17 +211,28 @@ def signed(event: dict[str, Any]) -> tuple[bytes, str]:
 
 
 async def post_events(
-    port: int, events: list[dict[str, Any]], connections: int, sent_at: dict[str, float] | None = None
+    port: int,
+    events: list[dict[str, Any]],
+    connections: int,
+    sent_at: dict[str, float] | None = None,
+    rate: float | None = None,
 ) -> int:
-    """Each event to the gateway, signed; notes when each was sent (by its cycle). Non-2xx answers."""
-    queue = iter(events)
+    """Each event to the gateway, signed; notes when each was sent (by its cycle). Non-2xx answers.
+
+    ``rate``: events a second, the n-th sent no sooner than n / rate seconds after the first (a
+    steady stream of settling cycles); none: as fast as the connections go (a burst).
+    """
+    queue = enumerate(events)
     failures = 0
+    first = time.monotonic()
 
     async def worker() -> None:
         nonlocal failures
         connection = await Connection.open(port)
         try:
-            for event in queue:
+            for index, event in queue:
+                if rate:
+                    await asyncio.sleep(max(0.0, first + index / rate - time.monotonic()))
                 body, signature = signed(event)
                 headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
                 if sent_at is not None:
@@ -249,6 +263,11 @@ async def stream_times(js: JetStreamContext, subject: str) -> dict[str, float]:
             cycle = json.loads(raw.data)["cycle_id"]
             found.setdefault(cycle, raw.time.timestamp())
     return found
+
+
+def percentile(ordered: list[float], percent: int) -> float:
+    """The nearest-rank percentile of values in order."""
+    return ordered[max(0, -(-len(ordered) * percent // 100) - 1)]
 
 
 def median_ms(values: list[float]) -> str:
@@ -306,12 +325,13 @@ def cycle_of(key: str) -> str:
 
 
 async def burst(stack: Stack, last: list[dict[str, Any]], options: argparse.Namespace) -> None:
-    """Post every cycle's last event at once; report until every cycle's transfers reached Stripe."""
+    """Post every cycle's last event (at once, or ``--rate`` a second); report until every cycle's
+    transfers reached Stripe."""
     services = (stack.gateway, stack.collections, stack.payouts)
     cpu_before = {s.name: cpu_seconds(s.process.pid) for s in services}
     sent_at: dict[str, float] = {}
     started = time.time()
-    failures = await post_events(stack.gateway.port, last, options.connections, sent_at)
+    failures = await post_events(stack.gateway.port, last, options.connections, sent_at, options.rate)
     posted = time.time()
 
     async def cycles_transferred() -> int:
@@ -329,13 +349,14 @@ async def burst(stack: Stack, last: list[dict[str, Any]], options: argparse.Name
         last_request[cycle_of(key)] = max(last_request.get(cycle_of(key), 0.0), arrived)
     latencies = sorted(last_request[c] - sent_at[c] for c in sent_at)
     print(
-        f"{options.cycles:,} last payment_intent.succeeded posted to the gateway in {posted - started:.2f} s "
+        f"{options.cycles:,} last payment_intent.succeeded posted to the gateway "
+        f"{f'at {options.rate:g} a second' if options.rate else 'at once'} in {posted - started:.2f} s "
         f"(non-2xx: {failures}); every cycle's transfers requested {done - started:.1f} s after the first"
     )
     print(
         "last contribution's event sent -> the cycle's last transfer request at the simulator: "
         f"p50 {statistics.median(latencies) * 1000:,.0f} ms, "
-        f"p99 {latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000:,.0f} ms, "
+        f"p95 {percentile(latencies, 95) * 1000:,.0f} ms, p99 {percentile(latencies, 99) * 1000:,.0f} ms, "
         f"max {latencies[-1] * 1000:,.0f} ms"
     )
     pay_cycle = await stream_times(stack.js, subjects.PAYOUTS_PAY_CYCLE)
@@ -403,6 +424,9 @@ def main() -> None:
         "--budget", type=float, default=10_000.0, help="Stripe requests/s of the shared budget"
     )
     parser.add_argument("--connections", type=int, default=32, help="connections posting to the gateway")
+    parser.add_argument(
+        "--rate", type=float, help="cycles settling a second, a steady stream (default: all at once)"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 50 cycles x 2 members")
     parser.add_argument("--log-dir", type=Path, default=Path("/tmp"))
     options = parser.parse_args()
