@@ -4,16 +4,20 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 from sqlalchemy import func, select
 
 from contracts import subjects
 from contracts.streams import DEADLETTER
+from rosca.stack.ports import free_port
 from services.runtime.clock import SystemClock
 from services.runtime.consumer import Consumer, ConsumerPolicy, MessageRouter
 from services.runtime.db import Database
@@ -150,6 +154,44 @@ def probe_process(
         assert process.stdout is not None
         first_line = process.stdout.readline()
         assert first_line, f"probe {role} exited before it was running (code {process.poll()})"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def wait_for_readiness(base_url: str, timeout: float = 30.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    last: httpx.Response | None = None
+    while time.monotonic() < deadline:
+        try:
+            last = httpx.get(f"{base_url}/readyz", timeout=2)
+            if last.status_code == 200:
+                return last
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{base_url} not ready: {last.text if last else 'no answer'}")
+
+
+@contextmanager
+def service_process(service: str, settings: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m services.<service>`` with ``ROSCA_<SERVICE>_<key>`` for each setting and a free HTTP
+    port, once ready; killed at the end if it still runs (a test may have killed it already)."""
+    port = free_port()
+    prefix = f"ROSCA_{service.upper()}_"
+    environment = {
+        **os.environ,
+        **{prefix + key: value for key, value in settings.items()},
+        f"{prefix}HTTP_PORT": str(port),
+    }
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}"], env=environment, stdout=output, stderr=output
+        )
+    try:
+        wait_for_readiness(f"http://127.0.0.1:{port}")
         yield process
     finally:
         if process.poll() is None:

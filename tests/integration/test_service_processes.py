@@ -18,6 +18,7 @@ from rosca.stack.ports import free_port
 from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
 from tests.infrastructure import NatsServer, fresh_database
+from tests.integration.helpers import wait_for_readiness
 
 pytestmark = pytest.mark.integration
 
@@ -75,20 +76,6 @@ def first_answer(url: str, timeout: float = 30.0) -> httpx.Response:
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.2)
-
-
-def wait_for_readiness(base_url: str, timeout: float = 30.0) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    last: httpx.Response | None = None
-    while time.monotonic() < deadline:
-        try:
-            last = httpx.get(f"{base_url}/readyz", timeout=2)
-            if last.status_code == 200:
-                return last
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{base_url} not ready: {last.text if last else 'no answer'}")
 
 
 # Readiness says "none" (not a failure, and not "ok") of consumers a service does not have.

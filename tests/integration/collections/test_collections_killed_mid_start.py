@@ -2,14 +2,12 @@
 then started again on the same database and namespace: every member is debited exactly once."""
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 from uuid import UUID
 
@@ -17,7 +15,6 @@ import nats
 import pytest
 
 from contracts import subjects
-from rosca.stack.ports import free_port
 from services.collections.calendar import BecsBusinessCalendar
 from services.collections.domain.rotation import plan_rotation
 from services.runtime.db import Database
@@ -25,8 +22,8 @@ from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
 from tests.infrastructure import NatsServer, fresh_database
 from tests.integration.collections.support import Wiring, eventually, group_activated, member_with_mandate
+from tests.integration.helpers import service_process
 from tests.integration.stripe_sim.stripe_sim_harness import API_KEY, RunningSimulator
-from tests.integration.test_service_processes import wait_for_readiness
 
 pytestmark = pytest.mark.integration
 
@@ -48,36 +45,22 @@ async def wiring(sim: RunningSimulator, nats_url: str, postgres_admin_url: str) 
     await client.close()
 
 
-@contextmanager
 def collections_process(
     wired: Wiring, database_url: str, nats_url: str, log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
     """``python -m services.collections`` configured from its environment, ready to consume."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "ROSCA_COLLECTIONS_DATABASE_URL": database_url,
-        "ROSCA_COLLECTIONS_NATS_URL": nats_url,
-        "ROSCA_COLLECTIONS_NAMESPACE": wired.namespace,
-        "ROSCA_COLLECTIONS_HTTP_PORT": str(port),
-        "ROSCA_COLLECTIONS_STRIPE_API_KEY": API_KEY,
-        "ROSCA_COLLECTIONS_STRIPE_API_BASE_URL": wired.sim.base_url,
+    settings = {
+        "DATABASE_URL": database_url,
+        "NATS_URL": nats_url,
+        "NAMESPACE": wired.namespace,
+        "STRIPE_API_KEY": API_KEY,
+        "STRIPE_API_BASE_URL": wired.sim.base_url,
         # Stripe's test-mode budget: enough for every debit, and the debits still take a while.
-        "ROSCA_COLLECTIONS_STRIPE_REQUESTS_PER_SECOND": "25",
-        "ROSCA_COLLECTIONS_CONSUMER_ACK_WAIT_SECONDS": str(ACK_WAIT_SECONDS),
-        "ROSCA_COLLECTIONS_CONSUMER_BACKOFF_SECONDS": "[0.2]",
+        "STRIPE_REQUESTS_PER_SECOND": "25",
+        "CONSUMER_ACK_WAIT_SECONDS": str(ACK_WAIT_SECONDS),
+        "CONSUMER_BACKOFF_SECONDS": "[0.2]",
     }
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.collections"], env=environment, stdout=output, stderr=output
-        )
-    try:
-        wait_for_readiness(f"http://127.0.0.1:{port}")
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+    return service_process("collections", settings, log)
 
 
 async def test_collections_killed_while_starting_a_cycle_debits_every_member_once_after_restart(

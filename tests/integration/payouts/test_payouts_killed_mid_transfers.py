@@ -3,29 +3,26 @@ started again on the same database and namespace: one transfer per charge, none 
 and one cycle_paid."""
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 
 import nats
 import pytest
 
 from contracts import subjects
-from rosca.stack.ports import free_port
 from services.runtime.db import Database
 from services.runtime.naming import Namespace
 from services.runtime.streams import StreamSettings, provision_streams
 from tests.infrastructure import NatsServer, fresh_database
 from tests.integration.collections.support import eventually
+from tests.integration.helpers import service_process
 from tests.integration.payouts.support import PayoutsWiring, pay_cycle, recipient_account
 from tests.integration.stripe_sim.stripe_sim_harness import API_KEY, RunningSimulator
-from tests.integration.test_service_processes import wait_for_readiness
 
 pytestmark = pytest.mark.integration
 
@@ -48,33 +45,21 @@ async def wiring(
     await client.close()
 
 
-@contextmanager
-def payouts_process(wired: PayoutsWiring, nats_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    port = free_port()
-    environment = {
-        **os.environ,
-        "ROSCA_PAYOUTS_DATABASE_URL": wired.database.url,
-        "ROSCA_PAYOUTS_NATS_URL": nats_url,
-        "ROSCA_PAYOUTS_NAMESPACE": wired.namespace,
-        "ROSCA_PAYOUTS_HTTP_PORT": str(port),
-        "ROSCA_PAYOUTS_STRIPE_API_KEY": API_KEY,
-        "ROSCA_PAYOUTS_STRIPE_API_BASE_URL": wired.sim.base_url,
+def payouts_process(
+    wired: PayoutsWiring, nats_url: str, log: Path
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    settings = {
+        "DATABASE_URL": wired.database.url,
+        "NATS_URL": nats_url,
+        "NAMESPACE": wired.namespace,
+        "STRIPE_API_KEY": API_KEY,
+        "STRIPE_API_BASE_URL": wired.sim.base_url,
         # Stripe's test-mode budget: the cycle's transfers take over a second, time to land the kill.
-        "ROSCA_PAYOUTS_STRIPE_REQUESTS_PER_SECOND": "25",
-        "ROSCA_PAYOUTS_CONSUMER_ACK_WAIT_SECONDS": str(ACK_WAIT_SECONDS),
-        "ROSCA_PAYOUTS_CONSUMER_BACKOFF_SECONDS": "[0.2]",
+        "STRIPE_REQUESTS_PER_SECOND": "25",
+        "CONSUMER_ACK_WAIT_SECONDS": str(ACK_WAIT_SECONDS),
+        "CONSUMER_BACKOFF_SECONDS": "[0.2]",
     }
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.payouts"], env=environment, stdout=output, stderr=output
-        )
-    try:
-        wait_for_readiness(f"http://127.0.0.1:{port}")
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+    return service_process("payouts", settings, log)
 
 
 async def test_payouts_killed_while_making_a_cycles_transfers_makes_each_once_after_restart(
