@@ -18,6 +18,11 @@ when its event is sent; it stops when the simulator has received the cycle's las
 (``POST /v1/transfers`` with key ``payout-<cycle>-<charge>``). Reports p50, p99 and max over the
 cycles, and checks one transfer key per charge and no dead letters.
 
+With ``--all-at-once`` every contribution's ``payment_intent.succeeded`` is held back and all are
+posted at once (1,000 cycles x 10 members: 10,000 contributions in flight through collections and
+payouts); each contribution is also timed from its event sent to its success booked in collections'
+ledger, and each cycle from its last event sent.
+
 With ``--rate R`` the last events are posted as a steady stream of R a second instead of at once:
 the latency of a cycle settling while others keep settling, rather than of the last of a burst.
 
@@ -61,7 +66,7 @@ from rosca.stack.ports import free_port
 from services.collections.domain.rotation import plan_rotation
 from services.collections.main import DEFINITION as COLLECTIONS
 from services.collections.service_layer.cycle_steps import BUSINESS_DAYS
-from services.collections.store.tables import contributions, debit_attempts, rotations
+from services.collections.store.tables import contributions, debit_attempts, ledger_transactions, rotations
 from services.payouts.main import DEFINITION as PAYOUTS
 from services.runtime.db import Database
 from services.runtime.migrations import upgrade_to_head
@@ -217,7 +222,7 @@ async def post_events(
     sent_at: dict[str, float] | None = None,
     rate: float | None = None,
 ) -> int:
-    """Each event to the gateway, signed; notes when each was sent (by its cycle). Non-2xx answers.
+    """Each event to the gateway, signed; notes when each was sent (by event id). Non-2xx answers.
 
     ``rate``: events a second, the n-th sent no sooner than n / rate seconds after the first (a
     steady stream of settling cycles); none: as fast as the connections go (a burst).
@@ -236,7 +241,7 @@ async def post_events(
                 body, signature = signed(event)
                 headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
                 if sent_at is not None:
-                    sent_at[event["data"]["object"]["metadata"]["cycle_id"]] = time.time()
+                    sent_at[event["id"]] = time.time()
                 status, _ = await connection.post(WEBHOOK_PATH, body, headers)
                 failures += status >= 300
         finally:
@@ -270,6 +275,13 @@ def percentile(ordered: list[float], percent: int) -> float:
     return ordered[max(0, -(-len(ordered) * percent // 100) - 1)]
 
 
+def spread(ordered: list[float]) -> str:
+    return (
+        f"p50 {statistics.median(ordered) * 1000:,.0f} ms, p95 {percentile(ordered, 95) * 1000:,.0f} ms, "
+        f"p99 {percentile(ordered, 99) * 1000:,.0f} ms, max {ordered[-1] * 1000:,.0f} ms"
+    )
+
+
 def median_ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:,.0f} ms" if values else "n/a"
 
@@ -289,7 +301,8 @@ class Stack:
 
 
 async def seed(stack: Stack, options: argparse.Namespace) -> list[dict[str, Any]]:
-    """Every cycle funded but for its last debit; that debit's payment_intent.succeeded, per cycle."""
+    """Every cycle funded but for its last debit; that debit's payment_intent.succeeded, per cycle.
+    With ``--all-at-once``: every debit settled at Stripe and none reported yet; all their events."""
     cycles, size, db = options.cycles, options.members, stack.collections_db
     accounts = await asyncio.to_thread(onboarded_accounts, stack.simulator, RECIPIENT_ACCOUNTS)
     groups = groups_of(await members_with_mandates(stack.simulator, cycles * size), size, accounts)
@@ -311,6 +324,8 @@ async def seed(stack: Stack, options: argparse.Namespace) -> list[dict[str, Any]
     by_cycle: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in await asyncio.to_thread(succeeded_events, stack.simulator):
         by_cycle[event["data"]["object"]["metadata"]["cycle_id"]].append(event)
+    if options.all_at_once:
+        return [event for events in by_cycle.values() for event in events]
     early = [e for events in by_cycle.values() for e in events[1:]]
     assert await post_events(stack.gateway.port, early, options.connections) == 0
     succeeded = select(func.count()).select_from(contributions).where(contributions.c.status == "succeeded")
@@ -319,19 +334,42 @@ async def seed(stack: Stack, options: argparse.Namespace) -> list[dict[str, Any]
     return [events[0] for events in by_cycle.values()]
 
 
+def cycle_of_event(event: dict[str, Any]) -> str:
+    return str(event["data"]["object"]["metadata"]["cycle_id"])
+
+
+async def booked_at(database: Database) -> dict[str, float]:
+    """When collections booked each debit's success (its ``debit-collected-`` ledger transaction's
+    ``posted_at``: the clock as the report was decided; the commit follows within its batch), by
+    PaymentIntent."""
+    async with database.transaction() as session:
+        attempts = await session.execute(
+            select(
+                debit_attempts.c.payment_intent_id, debit_attempts.c.contribution_id, debit_attempts.c.attempt
+            )
+        )
+        intent_of = {f"debit-collected-{c}-{a}": intent for intent, c, a in attempts}
+        posted = await session.execute(
+            select(ledger_transactions.c.reference, ledger_transactions.c.posted_at).where(
+                ledger_transactions.c.reference.like("debit-collected-%")
+            )
+        )
+        return {intent_of[reference]: at.timestamp() for reference, at in posted if reference in intent_of}
+
+
 def cycle_of(key: str) -> str:
     """The cycle id in a transfer's key, ``payout-<cycle>-<charge>``."""
     return key[len("payout-") : len("payout-") + 36]
 
 
-async def burst(stack: Stack, last: list[dict[str, Any]], options: argparse.Namespace) -> None:
+async def burst(stack: Stack, events: list[dict[str, Any]], options: argparse.Namespace) -> None:
     """Post every cycle's last event (at once, or ``--rate`` a second); report until every cycle's
     transfers reached Stripe."""
     services = (stack.gateway, stack.collections, stack.payouts)
     cpu_before = {s.name: cpu_seconds(s.process.pid) for s in services}
     sent_at: dict[str, float] = {}
     started = time.time()
-    failures = await post_events(stack.gateway.port, last, options.connections, sent_at, options.rate)
+    failures = await post_events(stack.gateway.port, events, options.connections, sent_at, options.rate)
     posted = time.time()
 
     async def cycles_transferred() -> int:
@@ -347,23 +385,34 @@ async def burst(stack: Stack, last: list[dict[str, Any]], options: argparse.Name
     last_request: dict[str, float] = {}
     for arrived, key in keys:
         last_request[cycle_of(key)] = max(last_request.get(cycle_of(key), 0.0), arrived)
-    latencies = sorted(last_request[c] - sent_at[c] for c in sent_at)
+    # A cycle's clock starts when the last of its events posted here was sent.
+    cycle_sent: dict[str, float] = {}
+    for event in events:
+        cycle = cycle_of_event(event)
+        cycle_sent[cycle] = max(cycle_sent.get(cycle, 0.0), sent_at[event["id"]])
+    latencies = sorted(last_request[c] - cycle_sent[c] for c in cycle_sent)
+    what = "payment_intent.succeeded" if options.all_at_once else "last payment_intent.succeeded"
     print(
-        f"{options.cycles:,} last payment_intent.succeeded posted to the gateway "
+        f"{len(events):,} {what} posted to the gateway "
         f"{f'at {options.rate:g} a second' if options.rate else 'at once'} in {posted - started:.2f} s "
         f"(non-2xx: {failures}); every cycle's transfers requested {done - started:.1f} s after the first"
     )
     print(
         "last contribution's event sent -> the cycle's last transfer request at the simulator: "
-        f"p50 {statistics.median(latencies) * 1000:,.0f} ms, "
-        f"p95 {percentile(latencies, 95) * 1000:,.0f} ms, p99 {percentile(latencies, 99) * 1000:,.0f} ms, "
-        f"max {latencies[-1] * 1000:,.0f} ms"
+        + spread(latencies)
     )
+    if options.all_at_once:
+        booked = await booked_at(stack.collections_db)
+        intents = {event["data"]["object"]["id"]: sent_at[event["id"]] for event in events}
+        print(
+            "each contribution's event sent -> its success booked in collections' ledger: "
+            + spread(sorted(booked[intent] - sent for intent, sent in intents.items()))
+        )
     pay_cycle = await stream_times(stack.js, subjects.PAYOUTS_PAY_CYCLE)
     make = await stream_times(stack.js, subjects.PAYOUTS_MAKE_TRANSFERS)
     print(
         "medians of its parts: event sent -> pay_cycle from collections "
-        f"{median_ms([pay_cycle[c] - sent_at[c] for c in sent_at if c in pay_cycle])}; pay_cycle -> "
+        f"{median_ms([pay_cycle[c] - cycle_sent[c] for c in cycle_sent if c in pay_cycle])}; pay_cycle -> "
         f"make_transfers {median_ms([make[c] - pay_cycle[c] for c in make if c in pay_cycle])}; "
         f"make_transfers -> last transfer request {median_ms([last_request[c] - make[c] for c in make])}"
     )
@@ -405,9 +454,14 @@ async def measure(nats_url: str, urls: dict[str, str], options: argparse.Namespa
             stack = Stack(js, simulator, gateway, collections, payouts, collections_db)
             began = time.perf_counter()
             last = await seed(stack, options)
+            seeded = (
+                "every debit settled at Stripe, none reported"
+                if options.all_at_once
+                else "all but the last debit of each booked"
+            )
             print(
-                f"seeded {options.cycles:,} cycles x {options.members} members, all but the last debit of "
-                f"each booked ({time.perf_counter() - began:.0f} s, not measured)"
+                f"seeded {options.cycles:,} cycles x {options.members} members, {seeded} "
+                f"({time.perf_counter() - began:.0f} s, not measured)"
             )
             await burst(stack, last, options)
     await collections_db.dispose()
@@ -424,6 +478,12 @@ def main() -> None:
         "--budget", type=float, default=10_000.0, help="Stripe requests/s of the shared budget"
     )
     parser.add_argument("--connections", type=int, default=32, help="connections posting to the gateway")
+    parser.add_argument(
+        "--all-at-once",
+        action="store_true",
+        help="post every contribution's event at once, not only each cycle's last (e.g. 1,000 x 10: "
+        "10,000 contributions in flight), and time each contribution's booking too",
+    )
     parser.add_argument(
         "--rate", type=float, help="cycles settling a second, a steady stream (default: all at once)"
     )
