@@ -431,12 +431,14 @@ class Consumer:
             await self.handle_batch(await self._filled(pull, raws))
 
     async def _filled(self, pull: JetStreamContext.PullSubscription, raws: list[Msg]) -> list[Msg]:
-        """The batch, given a little while to fill. A fetch returns at once with what is waiting:
-        a consumer that keeps up would otherwise apply a message or two at a time, paying a
-        transaction's statements for each (they are most of the cost), and keep its core busy
-        however few messages come. Under load the batch is full already and nothing waits."""
+        """The batch, given a little while to fill when messages are queuing. A fetch returns at once
+        with what is waiting: a consumer that keeps up with a steady flow would otherwise apply a
+        message or two at a time, paying a transaction's statements for each (they are most of the
+        cost). A fetch that brought one message found the consumer waiting for it: the flow is light,
+        and that message (a cycle's last debit, say, whose pot a recipient waits for) goes at once.
+        Under load the batch is full already and nothing waits."""
         wanted = self._policy.batch_max_messages - len(raws)
-        if wanted <= 0 or self._policy.batch_max_wait_seconds <= 0:
+        if wanted <= 0 or len(raws) < 2 or self._policy.batch_max_wait_seconds <= 0:
             return raws
         await asyncio.sleep(self._policy.batch_max_wait_seconds)
         try:

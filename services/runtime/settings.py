@@ -56,8 +56,9 @@ class ServiceSettings(BaseSettings):
     consumer_batch_max_wait_seconds: float = Field(
         default=0.05,
         ge=0,
-        description="How long such a consumer gives a batch that is not full to fill before applying it "
-        "(a little latency for far fewer transactions; 0: apply what is waiting at once).",
+        description="How long such a consumer gives a batch that is not full to fill before applying it, "
+        "when more than one message was waiting (a little latency for far fewer transactions; a lone "
+        "message goes at once; 0: apply what is waiting at once).",
     )
     outbox_poll_seconds: float = Field(
         default=5.0,
