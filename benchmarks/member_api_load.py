@@ -14,7 +14,8 @@ as a seeded member, open a frontend's pages with 1 to 3 s between them: home (pr
 a group (its terms, rotation, payouts, a cycle), its ledger, their contributions, pots, debts and
 readiness, and now and then save their profile unchanged (a write through onboarding to Stripe). The
 clock stands still meanwhile. Statistics are reset once every user is spawned, so the figures are at
-full concurrency. Any unexpected answer, a 4xx included, is a failure and makes the exit non-zero.
+full concurrency. Any unexpected answer, a 4xx included, or a page whose code raised is a failure and
+makes the exit non-zero.
 
 Usage: .venv/bin/python -m benchmarks.member_api_load [--users 300] [--duration 60] [--spawn-rate 50]
        .venv/bin/python -m benchmarks.member_api_load --quick    (50 users for 15 s)
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,9 @@ def main() -> None:
     options = _options()
     print(f"machine: {machine()}")
     print(f"load average before: {_load_average()}")
+    if options.data_dir is not None and options.data_dir.exists() and any(options.data_dir.iterdir()):
+        # A stack's old members and groups would be seeded again beside the new ones.
+        sys.exit(f"{options.data_dir} is not empty: the benchmark seeds a stack of its own")
     data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="rosca-member-load-"))
     stack = ChaosStack(data_dir, NO_FAULTS)
     passed = False
@@ -77,16 +82,7 @@ def main() -> None:
         print(f"load average before the load: {_load_average()}")
         cpu_before = stack_cpu_seconds(state.pids)
         passed = _run_locust(options, state.gateway_url, data_dir, population_file)
-        cpu_used = {
-            name: seconds - cpu_before.get(name, 0.0)
-            for name, seconds in stack_cpu_seconds(state.pids).items()
-        }
-        print(
-            "stack CPU during the load: "
-            + ", ".join(
-                f"{name} {seconds:.1f} s" for name, seconds in sorted(cpu_used.items(), key=lambda kv: -kv[1])
-            )
-        )
+        print(f"stack CPU during the load: {_cpu_used_since(cpu_before, state.pids)}")
         print(f"load average after: {_load_average()}")
     except CliError as failure:
         print(f"the benchmark stopped: {failure}", file=sys.stderr)
@@ -109,7 +105,9 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=60, help="seconds of load, spawning included")
     parser.add_argument("--spawn-rate", type=float, default=50, help="users started per second")
     parser.add_argument("--quick", action="store_true", help=f"a smoke run: {QUICK}")
-    parser.add_argument("--data-dir", type=Path, help="default: a new folder in the temp folder")
+    parser.add_argument(
+        "--data-dir", type=Path, help="a new or empty folder; default: one in the temp folder"
+    )
     parser.add_argument("--keep-data", action="store_true", help="keep the stack's data dir and logs")
     options = parser.parse_args()
     if options.quick:
@@ -119,8 +117,8 @@ def _options() -> argparse.Namespace:
 
 
 def _seed(options: argparse.Namespace, state: StackState, data_dir: Path, population_file: Path) -> None:
-    simulator = StripeSimulator(state.stripe_api_base_url)
     with (
+        closing(StripeSimulator(state.stripe_api_base_url)) as simulator,
         httpx.Client(base_url=state.gateway_url, timeout=60, trust_env=False) as http,
         TimeMachine(state.nats_url, state.namespace, simulator) as clock,
     ):
@@ -134,7 +132,6 @@ def _seed(options: argparse.Namespace, state: StackState, data_dir: Path, popula
             say=print,
         )
         population.seed()
-    simulator.close()
     population_file.write_text(json.dumps([m.as_json() for m in population.seeded]))
 
 
@@ -177,8 +174,10 @@ def _run_locust(options: argparse.Namespace, gateway_url: str, data_dir: Path, p
             print(f"locust warned: {line.strip()}")
     for failure in summary["failures"]:
         print(f"FAILED {failure['occurrences']} x {failure['method']} {failure['name']}: {failure['error']}")
+    for raised in summary["exceptions"]:
+        print(f"RAISED {raised['count']} x in a task: {raised['error']}")
     total = summary["total"]
-    return bool(total["requests"] > 0 and total["failures"] == 0)
+    return bool(total["requests"] > 0 and total["failures"] == 0 and not summary["exceptions"])
 
 
 def stats_table(summary: dict[str, Any]) -> str:
@@ -210,6 +209,11 @@ def stack_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
         name: sum(seconds for child, (parent, seconds) in times.items() if pid in (child, parent))
         for name, pid in pids.items()
     }
+
+
+def _cpu_used_since(before: dict[str, float], pids: dict[str, int]) -> str:
+    used = {name: seconds - before.get(name, 0.0) for name, seconds in stack_cpu_seconds(pids).items()}
+    return ", ".join(f"{name} {used[name]:.1f} s" for name in sorted(used, key=lambda name: -used[name]))
 
 
 def machine() -> str:

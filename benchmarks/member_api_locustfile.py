@@ -106,7 +106,7 @@ class Member(FastHttpUser):
 
 
 def write_summary(environment: Environment, **_: Any) -> None:
-    """Every endpoint's figures and every failure, once the last user has stopped."""
+    """Every endpoint's figures, every failure and every exception, once the last user has stopped."""
     stats = environment.stats
     summary = {
         "endpoints": [_figures(entry) for _, entry in sorted(stats.entries.items())],
@@ -119,6 +119,11 @@ def write_summary(environment: Environment, **_: Any) -> None:
                 "occurrences": error.occurrences,
             }
             for error in stats.errors.values()
+        ],
+        # A task that raised (not a request that failed): its page was not opened to the end.
+        "exceptions": [
+            {"count": raised["count"], "error": raised["msg"]}
+            for raised in (environment.runner.exceptions.values() if environment.runner else [])
         ],
     }
     Path(os.environ[SUMMARY_VARIABLE]).write_text(json.dumps(summary, indent=1))

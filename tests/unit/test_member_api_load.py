@@ -61,6 +61,7 @@ def test_the_table_has_a_line_per_endpoint_and_the_total_last() -> None:
             "endpoints": [figures("GET", "/payouts/members/me/pots", 600)],
             "total": figures("", "Aggregated", 1_200),
             "failures": [],
+            "exceptions": [],
         }
     ).splitlines()
 
