@@ -272,11 +272,13 @@ def settlement(collection: DebtCollection, receivables: Iterable[Receivable]) ->
 @dataclass(frozen=True)
 class DebtDebitDisputed:
     """What a dispute of the debit that paid a debt changes: the member owes again (a receivable of
-    its own, ``opened``), and, should the bank decide for the platform, that receivable is cleared."""
+    its own, ``opened``), and, should the bank decide for the platform, the money comes back
+    (``won``): it clears that receivable, or, paid meanwhile, makes a debt paid twice (the rotation
+    tells which, hearing ``ReceivableSettled(won=True)``)."""
 
     postings: tuple[Transaction, ...]
     opened: Receivable
-    cleared: bool
+    won: bool
 
 
 def debt_debit_disputed(
@@ -289,16 +291,18 @@ def debt_debit_disputed(
 ) -> DebtDebitDisputed:
     """A dispute of the collection's debit (``won`` None while open; a close heard first opens it
     too). Booked as any dispute of money already paid out: a receivable, the fee the platform's
-    cost. Won, the money comes back and clears that receivable, if it is still owed; a receivable
-    already paid or written off is left to an operator (nothing is owed back automatically)."""
+    cost. Won, the money comes back and is booked as clearing that receivable (``dispute-won``),
+    as a contribution's won dispute is: still owed, that is all; paid meanwhile by another debit,
+    the rotation books the debt paid twice and has that debit refunded. A receivable written off
+    is left to an operator (the win is not booked: nothing says what the write-off recovered)."""
     opened = Receivable(collection.member_id, dispute_id, collection.amount)
     postings_made = postings.debt_debit_disputed(
         collection.member_id, dispute_id, collection.amount, collection.currency, dispute_fee
     )
     known = next((r for r in receivables if r.dispute_id == dispute_id), opened)
-    if won is not True or not known.outstanding:
-        return DebtDebitDisputed(postings_made, opened, cleared=False)
+    if won is not True or known.written_off:
+        return DebtDebitDisputed(postings_made, opened, won=False)
     won_back = postings.dispute_won(
         collection.member_id, dispute_id, collection.amount, collection.currency, was_receivable=True
     )
-    return DebtDebitDisputed((*postings_made, won_back), opened, cleared=True)
+    return DebtDebitDisputed((*postings_made, won_back), opened, won=True)

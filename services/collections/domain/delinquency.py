@@ -11,6 +11,7 @@ from services.collections.domain import postings
 from services.collections.domain.rotation_commands import (
     HoldPayout,
     PayoutHeldForDelinquency,
+    RefundDebtPaidTwice,
     ReleasePayout,
     RotationNoticeKind,
 )
@@ -40,10 +41,24 @@ def receivable_opened(step: RotationStep, message: ReceivableOpened) -> None:
 
 def receivable_settled(step: RotationStep, message: ReceivableSettled) -> None:
     known = next((r for r in step.state.receivables if r.dispute_id == message.dispute_id), None)
-    if known is None or not known.outstanding:
+    if known is None or (known.won and message.won):
         return
-    _replace_receivable(step, replace(known, settled=True))
-    _release_if_cured(step, known.member_id)
+    if known.outstanding:
+        _replace_receivable(step, replace(known, settled=True, won=message.won))
+        _release_if_cured(step, known.member_id)
+    elif message.won and known.settled:
+        # Paid by the member's debit, and now the bank returned the disputed money as well: the
+        # member paid it twice. The dispute's win is booked as clearing the receivable (the cycle
+        # does not know it was paid); that is undone, the money is theirs, and it goes back to
+        # them by a refund of the debit that paid it.
+        _replace_receivable(step, replace(known, won=True))
+        currency = step.state.activation.currency
+        step.post(postings.debt_paid_twice(known.member_id, known.dispute_id, known.amount, currency))
+        step.command(
+            RefundDebtPaidTwice(
+                step.state.group_id, known.member_id, known.dispute_id, known.amount, currency
+            )
+        )
 
 
 def write_off(step: RotationStep, message: WriteOffReceivable) -> None:

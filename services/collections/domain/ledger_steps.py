@@ -11,6 +11,8 @@ STEPS: Final = (
     "debt-stripe-fee",
     "debit-collected",
     "debt-collected",
+    "debt-paid-twice",
+    "debt-refunded",
     "debit-refunded",
     "dispute-opened",
     "refund-failed",

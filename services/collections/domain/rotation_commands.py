@@ -185,6 +185,20 @@ RotationFact = (
     | RotationCompleted
     | PayoutHeldForDelinquency
 )
+
+
+@dataclass(frozen=True)
+class RefundDebtPaidTwice:
+    """The member paid the debt of ``dispute_id`` by a debit, and then the dispute was won (the bank
+    returned that money to the platform): refund ``amount`` of the debit that paid it."""
+
+    group_id: UUID
+    member_id: str
+    dispute_id: str
+    amount: int
+    currency: str
+
+
 RotationCommand = (
     PlanCycle
     | DropCycle
@@ -195,4 +209,5 @@ RotationCommand = (
     | ReleasePayout
     | NotifyRotationMember
     | RotationFact
+    | RefundDebtPaidTwice
 )

@@ -1,0 +1,155 @@
+"""A dispute debt paid twice, on real NATS, Postgres and the Stripe simulator: a member owes after a
+dispute of a debit already paid out, pays the debt by a debit they ask for, and then the bank
+decides the dispute for the platform after all (the money comes back): the member paid twice, so
+collections refunds their debt debit (one Stripe refund, its key stored before the call), books it
+so that every transaction sums to zero, tells the member, and follows the refund to its end:
+landed (the member is square) or failed (owed to the member). Stripe's reports come twice and out
+of order; the money checker passes at the end."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from contracts import subjects
+from contracts.streams import COLLECTIONS, NOTIFY
+from tests.integration.collections.support import SUCCEEDS, Stack, assert_money_checks_pass, eventually
+from tests.integration.collections.test_collections_api import Api
+from tests.integration.collections.test_collections_debts import (
+    AMOUNT,
+    Member,
+    debit_settles,
+    new_mandate,
+    owing_after_payout,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def api(api_stack: Stack) -> AsyncIterator[Api]:
+    async with Api(api_stack) as client:
+        yield client
+
+
+def debt_refunds_at_stripe(stack: Stack, debt_collection_id: str) -> list[dict[str, Any]]:
+    held = stack.sim.app.sim.objects.newest_first("refund", None)
+    return [
+        dict(r.body)
+        for r in held
+        if r.body.get("metadata", {}).get("debt_collection_id") == debt_collection_id
+    ]
+
+
+async def balances(api: Api, member_id: str, group_id: UUID) -> dict[str, int]:
+    ledger = await api.member(member_id, f"/groups/{group_id}/ledger", limit=500)
+    return {b["account"]: b["balance"] for b in ledger["balances"]}
+
+
+async def paid_then_dispute_won(stack: Stack, api: Api) -> tuple[Member, str, str, UUID]:
+    """The member owes after a dispute, pays it by a debit from a new bank account, and then the
+    bank decides that dispute for the platform (its closing reports delivered twice, the later
+    ``won`` one before the earlier ``lost`` one too). Returns the member, the dispute, the debt
+    collection and the group."""
+    activation, _, owing = await owing_after_payout(stack, api)
+    group_id = activation.group_id
+    member = Member(api, owing.member_id, group_id)
+    (dispute_id,) = [d["dispute_id"] for d in (await member.debt())["disputes"]]
+    await new_mandate(stack, owing, group_id, SUCCEEDS, "active")
+    asked = await member.pay("pay-once", expect=202)
+    await debit_settles(stack, member, "payment_intent.succeeded", attempt=1)
+
+    async def paid() -> bool:
+        return bool((await member.debt())["owed"] == 0)
+
+    await eventually(paid, "the debt is collected")
+
+    stack.sim.helper(f"disputes/{dispute_id}/win")
+    closings = [
+        e for e in stack.stripe_events("charge.dispute.closed") if e["data"]["object"]["id"] == dispute_id
+    ]
+    assert [e["data"]["object"]["status"] for e in closings] == ["lost", "won"]
+    await stack.deliver_stripe_events("charge.dispute.closed", {dispute_id})  # lost, then won
+    await stack.deliver_stripe_events("charge.dispute.closed", {dispute_id})  # both again
+    return member, dispute_id, str(asked["debt_collection_id"]), group_id
+
+
+async def refund_asked(stack: Stack, debt_collection_id: str) -> dict[str, Any]:
+    async def made() -> bool:
+        return len(debt_refunds_at_stripe(stack, debt_collection_id)) == 1
+
+    await eventually(made, "the debt debit is refunded at Stripe")
+    (refund,) = debt_refunds_at_stripe(stack, debt_collection_id)
+    return refund
+
+
+async def test_a_debt_paid_before_its_dispute_was_won_is_refunded_to_the_member(
+    api_stack: Stack, api: Api
+) -> None:
+    stack = api_stack
+    member, dispute_id, debt_collection_id, group_id = await paid_then_dispute_won(stack, api)
+
+    refund = await refund_asked(stack, debt_collection_id)
+    (debt_debit,) = [
+        a["payment_intent_id"]
+        for a in (await member.debt())["collection"]["attempts"]
+        if a["status"] == "succeeded"
+    ]
+    assert (refund["payment_intent"], refund["amount"], refund["metadata"]["dispute_id"]) == (
+        debt_debit,
+        AMOUNT,
+        dispute_id,
+    )
+    (command,) = await stack.published(COLLECTIONS.name, subjects.COLLECTIONS_CREATE_DEBT_REFUND)
+    assert command["idempotency_key"] == f"debt-refund-{debt_collection_id}-{dispute_id}"
+    owed_back = await balances(api, member.member_id, group_id)
+    # The member owes nothing, and the money that came back twice is owed to them until it lands.
+    assert owed_back[f"dispute_receivable:{member.member_id}"] == 0
+    assert owed_back[f"refund_owed:{member.member_id}"] == AMOUNT
+    debt = await member.debt()
+    assert (debt["owed"], debt["delinquent"]) == (0, False)
+    assert [(r["dispute_id"], r["amount"]) for r in debt["refunds"]] == [(dispute_id, AMOUNT)]
+
+    stack.sim.advance(timedelta(seconds=10))  # the refund lands
+    for _ in range(2):  # a duplicate changes nothing
+        await stack.deliver_stripe_events("refund.updated", {refund["id"]})
+
+    async def refunded() -> bool:
+        refunds = (await member.debt())["refunds"]
+        return bool(refunds[0]["status"] == "succeeded")
+
+    await eventually(refunded, "the refund of the debt debit landed")
+    square = await balances(api, member.member_id, group_id)
+    assert square[f"dispute_receivable:{member.member_id}"] == 0
+    assert square[f"refund_owed:{member.member_id}"] == 0
+    await eventually(stack.outbox_empty, "everything decided is published")
+    (started,) = await stack.published(NOTIFY.name, subjects.NOTIFY_MEMBER_DEBT_REFUND_STARTED)
+    (landed,) = await stack.published(NOTIFY.name, subjects.NOTIFY_MEMBER_DEBT_REFUNDED)
+    assert started["member_id"] == landed["member_id"] == member.member_id
+    assert len(debt_refunds_at_stripe(stack, debt_collection_id)) == 1
+    await assert_money_checks_pass(stack, transfers_on_stripe=False)
+
+
+async def test_a_debt_refund_the_bank_returns_stays_owed_to_the_member(api_stack: Stack, api: Api) -> None:
+    stack = api_stack
+    member, _, debt_collection_id, group_id = await paid_then_dispute_won(stack, api)
+    refund = await refund_asked(stack, debt_collection_id)
+
+    stack.sim.fail_refund(refund["id"], "declined")
+    await stack.deliver_stripe_events("refund.failed", {refund["id"]})
+    await stack.deliver_stripe_events("refund.updated", {refund["id"]})  # pending, heard late
+
+    async def failed() -> bool:
+        refunds = (await member.debt())["refunds"]
+        return bool(refunds[0]["status"] == "failed")
+
+    await eventually(failed, "the refund of the debt debit failed")
+    assert (await member.debt())["refunds"][0]["failure_reason"] == "declined"
+    owed = await balances(api, member.member_id, group_id)
+    assert owed[f"refund_owed:{member.member_id}"] == AMOUNT
+    await eventually(stack.outbox_empty, "everything decided is published")
+    (notice,) = await stack.published(NOTIFY.name, subjects.NOTIFY_MEMBER_DEBT_REFUND_FAILED)
+    assert "declined" in notice["body"]
+    await assert_money_checks_pass(stack, transfers_on_stripe=False)
