@@ -238,16 +238,20 @@ class Settlement:
 
     transaction: Transaction
     cleared_dispute_ids: tuple[str, ...]
+    # Disputes won before this debit collected their debt: paid twice, each (dispute, amount) to
+    # refund from this debit.
+    paid_twice: tuple[tuple[str, int], ...] = ()
 
 
 def settlement(collection: DebtCollection, receivables: Iterable[Receivable]) -> Settlement:
     """What the collected debit pays, dispute by dispute, as the receivables stand now.
 
     Usually every one is still outstanding and the money clears it. One the admin wrote off while
-    the debit was processing is recovered from the write-off; one cleared meanwhile (a dispute
-    reversed in the member's favour) was paid twice, so it is owed back to the member."""
+    the debit was processing is recovered from the write-off; one cleared meanwhile (the dispute
+    decided for the platform: the bank returned the money) was paid twice, so it is owed back to
+    the member, and refunded from this debit (``paid_twice``)."""
     known = {r.dispute_id: r for r in receivables if r.member_id == collection.member_id}
-    cleared, recovered, overpaid = [], 0, 0
+    cleared, recovered, overpaid, paid_twice = [], 0, 0, []
     for dispute_id in collection.dispute_ids:
         receivable = known.get(dispute_id)
         if receivable is not None and receivable.outstanding:
@@ -256,6 +260,8 @@ def settlement(collection: DebtCollection, receivables: Iterable[Receivable]) ->
             recovered += receivable.amount
         else:
             overpaid += receivable.amount if receivable is not None else 0
+            if receivable is not None and receivable.won:
+                paid_twice.append((dispute_id, receivable.amount))
     # What the collection was asked for, whatever became of each dispute since.
     unaccounted = collection.amount - sum(r.amount for r in cleared) - recovered - overpaid
     transaction = postings.debt_collected(
@@ -266,7 +272,7 @@ def settlement(collection: DebtCollection, receivables: Iterable[Receivable]) ->
         recovered_from_write_off=recovered,
         owed_back=overpaid + unaccounted,
     )
-    return Settlement(transaction, tuple(r.dispute_id for r in cleared))
+    return Settlement(transaction, tuple(r.dispute_id for r in cleared), tuple(paid_twice))
 
 
 @dataclass(frozen=True)

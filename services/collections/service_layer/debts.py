@@ -32,9 +32,11 @@ from services.collections.domain.debt_collection import (
     try_again,
 )
 from services.collections.domain.debt_refunds import DebtRefund
+from services.collections.domain.rotation_commands import RefundDebtPaidTwice
 from services.collections.domain.rotation_messages import ReceivableOpened, ReceivableSettled
 from services.collections.domain.rotation_state import Receivable
 from services.collections.service_layer import debt_outgoing
+from services.collections.service_layer.debt_refunds import refund_debt_paid_twice
 from services.collections.service_layer.outgoing import message_id_for
 from services.collections.service_layer.rotation_steps import UnknownRotationError, apply_to_rotation
 from services.collections.store import debt_collections, debt_refunds, ledger, mandates, queries
@@ -164,6 +166,10 @@ async def on_debit_report(
             # releases every pot it held for them.
             cleared = ReceivableSettled(now, after.member_id, dispute_id)
             await apply_to_rotation(session, group_id, cleared, now, cause)
+        for dispute_id, amount in books.paid_twice:
+            # Won while this debit was processing: the debit paid a debt no longer owed.
+            twice = RefundDebtPaidTwice(group_id, after.member_id, dispute_id, amount, after.currency)
+            await refund_debt_paid_twice(session, twice, now, cause)
         await add_to_outbox(session, *debt_outgoing.debt_collected(after, now, cause))
         read_fee = debt_outgoing.read_fee_command(after, now, cause)
         if read_fee is not None:

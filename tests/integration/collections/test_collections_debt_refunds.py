@@ -153,3 +153,42 @@ async def test_a_debt_refund_the_bank_returns_stays_owed_to_the_member(api_stack
     (notice,) = await stack.published(NOTIFY.name, subjects.NOTIFY_MEMBER_DEBT_REFUND_FAILED)
     assert "declined" in notice["body"]
     await assert_money_checks_pass(stack, transfers_on_stripe=False)
+
+
+async def test_a_debt_debit_that_collects_after_its_dispute_was_won_is_refunded(
+    api_stack: Stack, api: Api
+) -> None:
+    stack = api_stack
+    activation, _, owing = await owing_after_payout(stack, api)
+    group_id = activation.group_id
+    member = Member(api, owing.member_id, group_id)
+    (dispute_id,) = [d["dispute_id"] for d in (await member.debt())["disputes"]]
+    await new_mandate(stack, owing, group_id, SUCCEEDS, "active")
+    asked = await member.pay("pay-while-disputed", expect=202)
+
+    async def out() -> bool:
+        return (await member.debt())["collection"]["attempts"][0]["payment_intent_id"] is not None
+
+    await eventually(out, "the debt debit is out at Stripe")
+    stack.sim.helper(f"disputes/{dispute_id}/win")  # decided while the debit is processing
+    await stack.deliver_stripe_events("charge.dispute.closed", {dispute_id})
+
+    async def cleared() -> bool:
+        return bool((await member.debt())["owed"] == 0)
+
+    await eventually(cleared, "the won dispute clears the debt")
+    await debit_settles(stack, member, "payment_intent.succeeded", attempt=1)
+    refund = await refund_asked(stack, str(asked["debt_collection_id"]))
+    assert (refund["amount"], refund["metadata"]["dispute_id"]) == (AMOUNT, dispute_id)
+    owed_back = await balances(api, member.member_id, group_id)
+    assert owed_back[f"refund_owed:{member.member_id}"] == AMOUNT
+
+    stack.sim.advance(timedelta(seconds=10))
+    await stack.deliver_stripe_events("refund.updated", {refund["id"]})
+
+    async def refunded() -> bool:
+        return bool((await member.debt())["refunds"][0]["status"] == "succeeded")
+
+    await eventually(refunded, "the refund landed")
+    assert (await balances(api, member.member_id, group_id))[f"refund_owed:{member.member_id}"] == 0
+    await assert_money_checks_pass(stack, transfers_on_stripe=False)

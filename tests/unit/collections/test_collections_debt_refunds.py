@@ -34,6 +34,7 @@ from services.collections.domain.rotation_messages import (
     ReceivableSettled,
     WriteOffReceivable,
 )
+from services.collections.domain.rotation_state import Receivable
 from tests.unit.collections.rotation_fixtures import RotationRun, member, rotation
 
 Status = DebtRefundStatus
@@ -182,3 +183,14 @@ def test_the_debt_paid_twice_sums_to_zero() -> None:
     transaction = postings.debt_paid_twice("bob", "dp_1", 5_000, "aud")
     assert sum(e.amount for e in transaction.entries) == 0
     assert Ledger().post(transaction).balance(postings.refund_owed("bob")) == 5_000
+
+
+def test_a_debit_that_collects_a_debt_whose_dispute_was_won_meanwhile_is_refunded_from() -> None:
+    collection = paid_collection(("dp_1", "dp_2"), 8_000)
+    receivables = (
+        Receivable("bob", "dp_1", 5_000, settled=True, won=True),
+        Receivable("bob", "dp_2", 3_000),
+    )
+    books = settlement(collection, receivables)
+    assert (books.cleared_dispute_ids, books.paid_twice) == (("dp_2",), (("dp_1", 5_000),))
+    assert Ledger().post(books.transaction).balance(postings.refund_owed("bob")) == 5_000
