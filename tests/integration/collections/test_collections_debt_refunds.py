@@ -192,3 +192,43 @@ async def test_a_debt_debit_that_collects_after_its_dispute_was_won_is_refunded(
     await eventually(refunded, "the refund landed")
     assert (await balances(api, member.member_id, group_id))[f"refund_owed:{member.member_id}"] == 0
     await assert_money_checks_pass(stack, transfers_on_stripe=False)
+
+
+async def test_a_won_dispute_of_a_debt_debit_after_that_debt_was_paid_again_refunds_the_second_debit(
+    api_stack: Stack, api: Api
+) -> None:
+    stack = api_stack
+    activation, _, owing = await owing_after_payout(stack, api)
+    group_id = activation.group_id
+    member = Member(api, owing.member_id, group_id)
+    await member.pay("first", expect=202)  # from the account that disputes every debit
+    first_debit = await debit_settles(stack, member, "payment_intent.succeeded", attempt=1)
+    (debt_dispute,) = {
+        e["data"]["object"]["id"]
+        for e in stack.stripe_events("charge.dispute.created")
+        if e["data"]["object"]["payment_intent"] == first_debit
+    }
+    await stack.deliver_stripe_events("charge.dispute.created", {debt_dispute})
+
+    async def owes_again() -> bool:
+        return bool((await member.debt())["owed"] == AMOUNT)
+
+    await eventually(owes_again, "the member owes again after their debt debit is disputed")
+    await new_mandate(stack, owing, group_id, SUCCEEDS, "active")
+    second = await member.pay("second", expect=202)
+    await debit_settles(stack, member, "payment_intent.succeeded", attempt=1)
+
+    async def paid_again() -> bool:
+        return bool((await member.debt())["owed"] == 0)
+
+    await eventually(paid_again, "the second debt debit pays the debt again")
+    stack.sim.helper(f"disputes/{debt_dispute}/win")  # the first debt debit's money comes back
+    await stack.deliver_stripe_events("charge.dispute.closed", {debt_dispute})
+
+    refund = await refund_asked(stack, str(second["debt_collection_id"]))
+    assert (refund["amount"], refund["metadata"]["dispute_id"]) == (AMOUNT, debt_dispute)
+    assert (await balances(api, member.member_id, group_id))[f"refund_owed:{member.member_id}"] == AMOUNT
+    assert (await member.debt())["delinquent"] is False
+    await eventually(stack.outbox_empty, "everything decided is published")
+    assert len(await stack.published(NOTIFY.name, subjects.NOTIFY_MEMBER_DEBT_REFUND_STARTED)) == 1
+    await assert_money_checks_pass(stack, transfers_on_stripe=False)
