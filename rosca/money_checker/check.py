@@ -20,7 +20,13 @@ from rosca.money_checker import invariants as rules
 from services.collections.domain.reconciliation import compare
 from services.collections.service_layer.reconciliation import customers_of_groups, cycle_of_intent
 from services.collections.store import reconciliation as ledger_reads
-from services.collections.store.tables import contributions, cycles, ledger_entries, ledger_transactions
+from services.collections.store.tables import (
+    contributions,
+    cycles,
+    debt_refunds,
+    ledger_entries,
+    ledger_transactions,
+)
 from services.collections.stripe_books import StripeBooksReader
 from services.runtime.db import Database
 
@@ -65,6 +71,11 @@ async def _check(
         for refund in await reader.refunds_of(debit.payment_intent_id)
     ]
 
+    paid_twice = await _debts_paid_twice(session)
+    debt_refunds_at_stripe = {
+        pi: await reader.refunds_of(pi) for pi in sorted({debt.payment_intent_id for debt in paid_twice})
+    }
+
     money = rules.money_of_cycles(entries)
     payout_requested = {e.cycle_id for e in entries if e.reference.startswith("payout-requested-")}
     paid = rules.paid_cycles(money, payout_requested, books.transfers)
@@ -76,13 +87,29 @@ async def _check(
         *rules.paid_and_refunded(paid, money, books.debits),
         *rules.duplicated_stripe_objects(books.debits, refunds, books.transfers),
         *rules.disagreements(compare(ledger, books, compare_transfers=transfers_on_stripe)),
+        *rules.debt_refunds_unaccounted(entries, paid_twice, debt_refunds_at_stripe),
     ]
     return rules.MoneyReport(
         violations=tuple(violations),
         cycles_checked=len(statuses),
         transactions_checked=len({entry.reference for entry in entries}),
-        stripe_objects_checked=books.objects_read,
+        stripe_objects_checked=books.objects_read + sum(len(r) for r in debt_refunds_at_stripe.values()),
     )
+
+
+async def _debts_paid_twice(session: AsyncSession) -> list[rules.DebtPaidTwice]:
+    rows = await session.execute(
+        select(
+            debt_refunds.c.debt_collection_id,
+            debt_refunds.c.dispute_id,
+            debt_refunds.c.payment_intent_id,
+            debt_refunds.c.currency,
+        ).order_by(debt_refunds.c.debt_collection_id, debt_refunds.c.dispute_id)
+    )
+    return [
+        rules.DebtPaidTwice(str(r.debt_collection_id), r.dispute_id, r.payment_intent_id, r.currency)
+        for r in rows
+    ]
 
 
 async def _entries(session: AsyncSession) -> list[rules.LedgerEntry]:

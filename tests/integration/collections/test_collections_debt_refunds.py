@@ -198,7 +198,7 @@ async def test_a_won_dispute_of_a_debt_debit_after_that_debt_was_paid_again_refu
     api_stack: Stack, api: Api
 ) -> None:
     stack = api_stack
-    activation, _, owing = await owing_after_payout(stack, api)
+    activation, held_cycle, owing = await owing_after_payout(stack, api)
     group_id = activation.group_id
     member = Member(api, owing.member_id, group_id)
     await member.pay("first", expect=202)  # from the account that disputes every debit
@@ -215,6 +215,8 @@ async def test_a_won_dispute_of_a_debt_debit_after_that_debt_was_paid_again_refu
 
     await eventually(owes_again, "the member owes again after their debt debit is disputed")
     await new_mandate(stack, owing, group_id, SUCCEEDS, "active")
+    # Days later (the member's latest request is the later one; no timer runs without a scheduler).
+    await api.move_clock_to(held_cycle.start_at - timedelta(days=3))
     second = await member.pay("second", expect=202)
     await debit_settles(stack, member, "payment_intent.succeeded", attempt=1)
 
