@@ -234,3 +234,44 @@ async def test_a_won_dispute_of_a_debt_debit_after_that_debt_was_paid_again_refu
     await eventually(stack.outbox_empty, "everything decided is published")
     assert len(await stack.published(NOTIFY.name, subjects.NOTIFY_MEMBER_DEBT_REFUND_STARTED)) == 1
     await assert_money_checks_pass(stack, transfers_on_stripe=False)
+
+
+async def test_a_debt_paid_twice_is_refunded_once_through_stripes_own_duplicated_and_reordered_webhooks(
+    heard_api_stack: Stack,
+) -> None:
+    stack = heard_api_stack
+    async with Api(stack) as api:
+        activation, _, owing = await owing_after_payout(stack, api)
+        group_id = activation.group_id
+        member = Member(api, owing.member_id, group_id)
+        (dispute_id,) = [d["dispute_id"] for d in (await member.debt())["disputes"]]
+        await new_mandate(stack, owing, group_id, SUCCEEDS, "active")
+        asked = await member.pay("through-webhooks", expect=202)
+        await debit_settles(stack, member, "payment_intent.succeeded", attempt=1)
+
+        async def paid() -> bool:
+            return bool((await member.debt())["owed"] == 0)
+
+        await eventually(paid, "the debt is collected")
+        # From here on only the simulator's own webhooks report: the win, then the refund.
+        stack.sim.helper(f"disputes/{dispute_id}/win")
+        stack.sim.advance(timedelta(seconds=5))  # the faults' delays and duplicates fall due
+        refund = await refund_asked(stack, str(asked["debt_collection_id"]))
+        stack.sim.advance(timedelta(seconds=15))  # the refund lands; its reports arrive
+
+        async def refunded() -> bool:
+            return bool((await member.debt())["refunds"][0]["status"] == "succeeded")
+
+        await eventually(refunded, "the refund landed, as Stripe's webhooks said")
+        square = await balances(api, member.member_id, group_id)
+        assert (
+            square[f"dispute_receivable:{member.member_id}"],
+            square[f"refund_owed:{member.member_id}"],
+        ) == (
+            0,
+            0,
+        )
+        assert [r["id"] for r in debt_refunds_at_stripe(stack, str(asked["debt_collection_id"]))] == [
+            refund["id"]
+        ]
+        await assert_money_checks_pass(stack, transfers_on_stripe=False)
