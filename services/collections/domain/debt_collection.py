@@ -291,7 +291,6 @@ def debt_debit_disputed(
     collection: DebtCollection,
     dispute_id: str,
     dispute_fee: int,
-    receivables: Iterable[Receivable],
     *,
     won: bool | None,
 ) -> DebtDebitDisputed:
@@ -299,14 +298,13 @@ def debt_debit_disputed(
     too). Booked as any dispute of money already paid out: a receivable, the fee the platform's
     cost. Won, the money comes back and is booked as clearing that receivable (``dispute-won``),
     as a contribution's won dispute is: still owed, that is all; paid meanwhile by another debit,
-    the rotation books the debt paid twice and has that debit refunded. A receivable written off
-    is left to an operator (the win is not booked: nothing says what the write-off recovered)."""
+    or written off, the rotation has the rest booked (``DisputeWonAfterDebtClosed``: the debt paid
+    twice refunded, or the write-off recovered)."""
     opened = Receivable(collection.member_id, dispute_id, collection.amount)
     postings_made = postings.debt_debit_disputed(
         collection.member_id, dispute_id, collection.amount, collection.currency, dispute_fee
     )
-    known = next((r for r in receivables if r.dispute_id == dispute_id), opened)
-    if won is not True or known.written_off:
+    if won is not True:
         return DebtDebitDisputed(postings_made, opened, won=False)
     won_back = postings.dispute_won(
         collection.member_id, dispute_id, collection.amount, collection.currency, was_receivable=True

@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from uuid import UUID
 
+from services.collections.domain import postings
 from services.collections.domain.debt_collection import DebtAttemptStatus, DebtCollection
+from services.collections.domain.ledger import Transaction
 
 
 class DebtRefundStatus(StrEnum):
@@ -86,6 +88,45 @@ def refund_paid_twice(collection: DebtCollection, dispute_id: str, amount: int) 
         currency=collection.currency,
         payment_intent_id=collected.payment_intent_id,
     )
+
+
+@dataclass(frozen=True)
+class WonAfterDebtClosed:
+    """The books of a dispute won after its debt was closed, and the refund it calls for, if any."""
+
+    postings: tuple[Transaction, ...]
+    refund: DebtRefund | None
+
+
+def won_after_debt_closed(
+    member_id: str,
+    dispute_id: str,
+    amount: int,
+    currency: str,
+    *,
+    written_off: bool,
+    paid_by: DebtCollection | None,
+) -> WonAfterDebtClosed:
+    """The win was booked as clearing the receivable (``dispute-won``: receivable to platform funds)
+    by the step that heard it, which cannot know the debt was closed already. What the returned
+    money is depends on how it was closed:
+
+    - paid by the member's debit (``paid_by``: clearing the receivable, or recovering it from a
+      write-off): paid twice. ``debt-paid-twice`` undoes the win's clearing and owes the money to
+      the member, and that debit is refunded by the dispute's amount;
+    - written off and never paid: the group's loss is recovered, ``write-off-recovered``;
+    - otherwise (not expected: a debt closes only so) nothing is booked.
+    """
+    if paid_by is not None:
+        return WonAfterDebtClosed(
+            (postings.debt_paid_twice(member_id, dispute_id, amount, currency),),
+            refund_paid_twice(paid_by, dispute_id, amount),
+        )
+    if written_off:
+        return WonAfterDebtClosed(
+            (postings.write_off_recovered(member_id, dispute_id, amount, currency),), None
+        )
+    return WonAfterDebtClosed((), None)
 
 
 @dataclass(frozen=True)

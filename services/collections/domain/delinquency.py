@@ -9,9 +9,9 @@ from dataclasses import replace
 
 from services.collections.domain import postings
 from services.collections.domain.rotation_commands import (
+    DisputeWonAfterDebtClosed,
     HoldPayout,
     PayoutHeldForDelinquency,
-    RefundDebtPaidTwice,
     ReleasePayout,
     RotationNoticeKind,
 )
@@ -46,17 +46,20 @@ def receivable_settled(step: RotationStep, message: ReceivableSettled) -> None:
     if known.outstanding:
         _replace_receivable(step, replace(known, settled=True, won=message.won))
         _release_if_cured(step, known.member_id)
-    elif message.won and known.settled:
-        # Paid by the member's debit, and now the bank returned the disputed money as well: the
-        # member paid it twice. The dispute's win is booked as clearing the receivable (the cycle
-        # does not know it was paid); that is undone, the money is theirs, and it goes back to
-        # them by a refund of the debit that paid it.
+    elif message.won:
+        # Paid by the member's debit, or written off, and now the bank returned the disputed money
+        # as well. The win was booked as clearing the receivable (the cycle does not know it was
+        # closed); which debit, if any, paid it is in the debt collections, not here: the command
+        # books the rest there (a debt paid twice is refunded; a write-off is recovered).
         _replace_receivable(step, replace(known, won=True))
-        currency = step.state.activation.currency
-        step.post(postings.debt_paid_twice(known.member_id, known.dispute_id, known.amount, currency))
         step.command(
-            RefundDebtPaidTwice(
-                step.state.group_id, known.member_id, known.dispute_id, known.amount, currency
+            DisputeWonAfterDebtClosed(
+                step.state.group_id,
+                known.member_id,
+                known.dispute_id,
+                known.amount,
+                step.state.activation.currency,
+                written_off=known.written_off,
             )
         )
 

@@ -19,6 +19,7 @@ STEPS: Final = (
     "dispute-fee",
     "dispute-won",
     "cycle-paid",
+    "write-off-recovered",
     "write-off",
 )
 UNKNOWN_STEP: Final = "other"

@@ -228,6 +228,16 @@ def debt_paid_twice(member_id: str, dispute_id: str, amount: int, currency: str)
     )
 
 
+def write_off_recovered(member_id: str, dispute_id: str, amount: int, currency: str) -> Transaction:
+    """The dispute of a debt the admin wrote off was won: the bank returned the money, so the
+    write-off is recovered. The win was booked as clearing the receivable (``dispute-won``:
+    receivable to platform funds); the receivable was cleared by the write-off already, so the
+    write-off, not the receivable, gives way."""
+    return transfer(
+        f"write-off-recovered-{dispute_id}", currency, amount, WRITE_OFF, dispute_receivable(member_id)
+    )
+
+
 def debt_refunded(
     debt_collection_id: UUID, dispute_id: str, member_id: str, amount: int, currency: str
 ) -> Transaction:

@@ -188,15 +188,18 @@ RotationFact = (
 
 
 @dataclass(frozen=True)
-class RefundDebtPaidTwice:
-    """The member paid the debt of ``dispute_id`` by a debit, and then the dispute was won (the bank
-    returned that money to the platform): refund ``amount`` of the debit that paid it."""
+class DisputeWonAfterDebtClosed:
+    """The bank decided ``dispute_id`` for the platform (its money came back) after the member's
+    debt of it was closed: paid by a debit, or written off. What the returned money is depends on
+    which (``debt_refunds.won_after_debt_closed``): paid, the member paid twice and that debit is
+    refunded; written off and never paid, the write-off is recovered."""
 
     group_id: UUID
     member_id: str
     dispute_id: str
     amount: int
     currency: str
+    written_off: bool
 
 
 RotationCommand = (
@@ -209,5 +212,5 @@ RotationCommand = (
     | ReleasePayout
     | NotifyRotationMember
     | RotationFact
-    | RefundDebtPaidTwice
+    | DisputeWonAfterDebtClosed
 )

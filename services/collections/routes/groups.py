@@ -154,7 +154,7 @@ class LedgerEntryView(BaseModel):
         description="The saga step that posted it: debit-collected, debit-stripe-fee, debit-refunded, "
         "refund-failed, dispute-opened, dispute-fee, dispute-won, refund-after-dispute, "
         "payout-requested, cycle-paid, write-off, debt-collected, debt-stripe-fee, debt-paid-twice or "
-        "debt-refunded."
+        "debt-refunded or write-off-recovered."
     )
     cycle_id: UUID = Field(description="The cycle it belongs to; the group's id for the group as a whole.")
     cycle_number: int | None = Field(

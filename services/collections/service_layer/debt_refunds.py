@@ -1,11 +1,12 @@
-"""A debt paid twice, given back: the refund of the debit that paid it is stored (its key with it)
-and asked of Stripe after commit (``debt_calls.create_debt_refund``), and Stripe's reports of it
-move it on, each in the caller's transaction.
+"""A dispute won after its debt was closed, and a debt paid twice given back: the books of the win
+and the refund of the debit that paid the debt, stored (its key with it) and asked of Stripe after
+commit (``debt_calls.create_debt_refund``); Stripe's reports of the refund move it on. Each in the
+caller's transaction.
 
-The rotation saga finds the debt paid twice (``delinquency.receivable_settled``: a dispute won
-after its receivable was paid) and books it, in the transaction of the cycle or debt step that
-heard the win; ``rotation_steps.carry_out`` then calls ``refund_debt_paid_twice`` in that same
-transaction, so the refund is stored exactly when the books say the money is owed back.
+The rotation saga finds a dispute won after its debt was closed (``delinquency.receivable_settled``)
+and asks ``DisputeWonAfterDebtClosed``, which ``rotation_steps.carry_out`` hands here in the
+transaction of the cycle or debt step that heard the win (one report at a time or in a batch): the
+books then say the money is owed back exactly when the refund is stored.
 """
 
 import logging
@@ -16,14 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
 from services.collections.domain import postings
+from services.collections.domain.debt_collection import DebtCollection
 from services.collections.domain.debt_refunds import (
+    DebtRefund,
     DebtRefundOutcome,
     NoDebitToRefundError,
     RefundReport,
     refund_paid_twice,
     refund_reported,
+    won_after_debt_closed,
 )
-from services.collections.domain.rotation_commands import RefundDebtPaidTwice
+from services.collections.domain.rotation_commands import DisputeWonAfterDebtClosed
 from services.collections.service_layer import debt_outgoing
 from services.collections.store import debt_collections, debt_refunds, ledger
 from services.collections.store.rotation_state import load_rotation
@@ -32,36 +36,64 @@ from services.runtime.outbox import add_to_outbox
 log = logging.getLogger(__name__)
 
 
-async def refund_debt_paid_twice(
-    session: AsyncSession, command: RefundDebtPaidTwice, now: datetime, cause: UUID | None
+async def on_dispute_won_after_debt_closed(
+    session: AsyncSession, command: DisputeWonAfterDebtClosed, now: datetime, cause: UUID | None
 ) -> None:
-    """Store the refund of the debit that paid the dispute's debt and ask for it (once)."""
-    paid_by = await debt_refunds.collection_that_paid(
+    """Book what the returned money is, and refund the debit that paid the debt, if one did."""
+    paid_by_id = await debt_refunds.collection_that_paid(
         session, command.group_id, command.member_id, command.dispute_id
     )
-    collection = await debt_collections.load_collection(session, paid_by) if paid_by is not None else None
-    if collection is None:
-        log.warning(
-            "dispute %s of member %s won after its debt was paid, but no debit of theirs paid it: "
-            "%d stays owed to them for an operator",
-            command.dispute_id,
+    paid_by = await debt_collections.load_collection(session, paid_by_id) if paid_by_id is not None else None
+    try:
+        decided = won_after_debt_closed(
             command.member_id,
+            command.dispute_id,
             command.amount,
+            command.currency,
+            written_off=command.written_off,
+            paid_by=paid_by,
+        )
+    except NoDebitToRefundError as why:
+        log.warning(
+            "dispute %s won after its debt was paid, left to an operator: %s", command.dispute_id, why
         )
         return
-    if await debt_refunds.load_refund(session, collection.debt_collection_id, command.dispute_id) is not None:
-        return
+    if not decided.postings:
+        log.warning("dispute %s won after its debt closed, neither paid nor written off", command.dispute_id)
+    # Filed under the group, as the debt's own transactions are.
+    await ledger.post(session, command.group_id, decided.postings, now)
+    if decided.refund is not None:
+        await _ask_for(session, decided.refund, now, cause)
+
+
+async def refund_debt_paid_twice(
+    session: AsyncSession,
+    collection: DebtCollection,
+    dispute_id: str,
+    amount: int,
+    now: datetime,
+    *,
+    cause: UUID | None,
+) -> None:
+    """Refund ``amount`` of the debit that collected ``collection`` (the caller booked it owed back)."""
     try:
-        refund = refund_paid_twice(collection, command.dispute_id, command.amount)
+        refund = refund_paid_twice(collection, dispute_id, amount)
     except NoDebitToRefundError as why:
         log.warning("debt paid twice not refunded, owed to the member for an operator: %s", why)
+        return
+    await _ask_for(session, refund, now, cause)
+
+
+async def _ask_for(session: AsyncSession, refund: DebtRefund, now: datetime, cause: UUID | None) -> None:
+    """Store the refund with its key and ask for it after commit (once: a refund stored is asked)."""
+    if await debt_refunds.load_refund(session, refund.debt_collection_id, refund.dispute_id) is not None:
         return
     await debt_refunds.save_refund(session, refund, now)
     await add_to_outbox(
         session, subjects.COLLECTIONS_CREATE_DEBT_REFUND, debt_outgoing.refund_command(refund, now, cause)
     )
     await add_to_outbox(session, *debt_outgoing.debt_refund_started(refund, now, cause))
-    log.info("debt of dispute %s paid twice: refunding %s", command.dispute_id, refund.idempotency_key)
+    log.info("debt of dispute %s paid twice: refunding %s", refund.dispute_id, refund.idempotency_key)
 
 
 async def on_refund_report(

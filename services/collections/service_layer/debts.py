@@ -32,7 +32,6 @@ from services.collections.domain.debt_collection import (
     try_again,
 )
 from services.collections.domain.debt_refunds import DebtRefund
-from services.collections.domain.rotation_commands import RefundDebtPaidTwice
 from services.collections.domain.rotation_messages import ReceivableOpened, ReceivableSettled
 from services.collections.domain.rotation_state import Receivable
 from services.collections.service_layer import debt_outgoing
@@ -168,8 +167,7 @@ async def on_debit_report(
             await apply_to_rotation(session, group_id, cleared, now, cause)
         for dispute_id, amount in books.paid_twice:
             # Won while this debit was processing: the debit paid a debt no longer owed.
-            twice = RefundDebtPaidTwice(group_id, after.member_id, dispute_id, amount, after.currency)
-            await refund_debt_paid_twice(session, twice, now, cause)
+            await refund_debt_paid_twice(session, after, dispute_id, amount, now, cause=cause)
         await add_to_outbox(session, *debt_outgoing.debt_collected(after, now, cause))
         read_fee = debt_outgoing.read_fee_command(after, now, cause)
         if read_fee is not None:
@@ -198,7 +196,7 @@ async def on_debit_disputed(
     if group_id is None or stored is None or collection is None:
         return "not_ours"
     newly = all(r.dispute_id != dispute_id for r in stored.state.receivables)
-    disputed = debt_debit_disputed(collection, dispute_id, dispute_fee, stored.state.receivables, won=won)
+    disputed = debt_debit_disputed(collection, dispute_id, dispute_fee, won=won)
     await ledger.post(session, group_id, disputed.postings, now)
     opened = disputed.opened
     await apply_to_rotation(
@@ -212,13 +210,8 @@ async def on_debit_disputed(
         await add_to_outbox(session, *debt_outgoing.debt_debit_disputed(collection, dispute_id, now, cause))
     if disputed.won:
         # Still owed: cleared. Paid meanwhile by another debit: paid twice, and that debit is
-        # refunded (``delinquency.receivable_settled``, ``debt_refunds``).
+        # refunded; written off: the write-off is recovered (``delinquency.receivable_settled``,
+        # ``debt_refunds``).
         won_back = ReceivableSettled(now, opened.member_id, dispute_id, won=True)
         await apply_to_rotation(session, group_id, won_back, now, cause)
-    elif won is True:
-        log.warning(
-            "dispute %s of debt debit %s won after its debt was written off: left to an operator",
-            dispute_id,
-            debt_collection_id,
-        )
     return "debt_debit_disputed"

@@ -126,9 +126,9 @@ async def apply_to_rotation(
     return decision.new_state
 
 
-# The rotation's commands that read and write the database (cycles, a debt paid twice and its
-# refund); the others are messages (the outbox).
-COMMANDS_ON_CYCLES = (rc.PlanCycle, rc.DropCycle, rc.StopCycle, rc.RefundDebtPaidTwice)
+# The rotation's commands that read and write the database (cycles; a dispute won after its debt
+# closed, its books and refund); the others are messages (the outbox).
+COMMANDS_ON_CYCLES = (rc.PlanCycle, rc.DropCycle, rc.StopCycle, rc.DisputeWonAfterDebtClosed)
 
 
 async def carry_out(
@@ -142,8 +142,8 @@ async def carry_out(
                 log.warning("cycle %s to drop (%s) had started", command.cycle_id, command.reason)
         case rc.StopCycle():
             await cycle_steps.apply_to_cycle(session, command.cycle_id, DeadlineReached(now), now, cause)
-        case rc.RefundDebtPaidTwice():
-            await debt_refunds.refund_debt_paid_twice(session, command, now, cause)
+        case rc.DisputeWonAfterDebtClosed():
+            await debt_refunds.on_dispute_won_after_debt_closed(session, command, now, cause)
         case _:
             subject, message = rotation_outgoing(group_id, command, now, cause)
             await add_to_outbox(session, subject, message)

@@ -275,3 +275,28 @@ async def test_a_debt_paid_twice_is_refunded_once_through_stripes_own_duplicated
             refund["id"]
         ]
         await assert_money_checks_pass(stack, transfers_on_stripe=False)
+
+
+async def test_a_dispute_won_after_the_admin_wrote_its_debt_off_recovers_the_write_off(
+    api_stack: Stack, api: Api
+) -> None:
+    stack = api_stack
+    activation, _, owing = await owing_after_payout(stack, api)
+    group_id = activation.group_id
+    member = Member(api, owing.member_id, group_id)
+    (dispute_id,) = [d["dispute_id"] for d in (await member.debt())["disputes"]]
+    await api.member_posts(
+        activation.admin_member_id, f"/groups/{group_id}/members/{owing.member_id}/write-off", None
+    )
+    stack.sim.helper(f"disputes/{dispute_id}/win")
+    await stack.deliver_stripe_events("charge.dispute.closed", {dispute_id})
+
+    async def recovered() -> bool:
+        return (await balances(api, owing.member_id, group_id)).get("write_off") == 0
+
+    await eventually(recovered, "the won dispute recovers the write-off")
+    books = await balances(api, owing.member_id, group_id)
+    assert books[f"dispute_receivable:{owing.member_id}"] == 0
+    assert f"refund_owed:{owing.member_id}" not in books
+    assert (await member.debt())["refunds"] == []
+    await assert_money_checks_pass(stack, transfers_on_stripe=False)

@@ -25,10 +25,11 @@ from services.collections.domain.debt_refunds import (
     RefundReport,
     refund_paid_twice,
     refund_reported,
+    won_after_debt_closed,
 )
 from services.collections.domain.ledger import Ledger
 from services.collections.domain.postings import Debit
-from services.collections.domain.rotation_commands import RefundDebtPaidTwice
+from services.collections.domain.rotation_commands import DisputeWonAfterDebtClosed
 from services.collections.domain.rotation_messages import (
     ReceivableOpened,
     ReceivableSettled,
@@ -127,7 +128,7 @@ def owing_and_paid(run: RotationRun, dispute_id: str = "dp_1") -> str:
 
 def won(run: RotationRun, debtor: str, dispute_id: str = "dp_1") -> None:
     """The dispute is decided for the platform: the cycle saga books it clearing the receivable
-    (it cannot know the debt was paid), and the rotation hears it."""
+    (it cannot know the debt was closed), and the rotation hears it."""
     run.ledger = run.ledger.post(postings.dispute_won(debtor, dispute_id, 5_000, "aud", was_receivable=True))
     run.apply(ReceivableSettled(run.now, debtor, dispute_id, won=True))
 
@@ -136,23 +137,27 @@ def test_a_dispute_won_after_its_debt_was_paid_books_the_debt_paid_twice_and_ref
     run = rotation()
     run.pay(run.cycle(0))
     debtor = owing_and_paid(run)
+    paid_by = paid_collection(("dp_1",), member_id=debtor)
     won(run, debtor)
-    [refund] = run.sent_of(RefundDebtPaidTwice)
-    assert (refund.member_id, refund.dispute_id, refund.amount, refund.currency) == (
+    [closed] = run.sent_of(DisputeWonAfterDebtClosed)
+    assert (closed.member_id, closed.dispute_id, closed.amount, closed.written_off) == (
         debtor,
         "dp_1",
         5_000,
-        "aud",
+        False,
     )
+    decided = won_after_debt_closed(debtor, "dp_1", 5_000, "aud", written_off=False, paid_by=paid_by)
+    assert decided.refund == refund_paid_twice(paid_by, "dp_1", 5_000)
+    run.ledger = run.ledger.post_all(decided.postings)
     assert run.ledger.balance(postings.dispute_receivable(debtor)) == 0
     assert run.ledger.balance(postings.refund_owed(debtor)) == 5_000
     # The platform is left with its own cost only (the dispute fee), not the member's money.
     assert run.ledger.balance(postings.PLATFORM_FUNDS) == -2_500
     won(run, debtor)  # the win heard again (a duplicate, or a stale lost then won again)
-    assert len(run.sent_of(RefundDebtPaidTwice)) == 1
+    assert len(run.sent_of(DisputeWonAfterDebtClosed)) == 1
     assert not run.state.is_delinquent(debtor)
 
-    landed = postings.debt_refunded(uuid4(), "dp_1", debtor, 5_000, "aud")
+    landed = postings.debt_refunded(paid_by.debt_collection_id, "dp_1", debtor, 5_000, "aud")
     run.ledger = run.ledger.post(landed)
     assert run.ledger.balance(postings.refund_owed(debtor)) == 0
     assert all(sum(e.amount for e in t.entries) == 0 for t in run.ledger.transactions)
@@ -165,18 +170,36 @@ def test_a_dispute_won_while_its_debt_is_owed_clears_it_and_refunds_nothing() ->
     run.apply(ReceivableOpened(run.now, debtor, "dp_1", 5_000))
     run.apply(ReceivableSettled(run.now, debtor, "dp_1", won=True))
     assert not run.state.is_delinquent(debtor)
-    assert run.sent_of(RefundDebtPaidTwice) == []
+    assert run.sent_of(DisputeWonAfterDebtClosed) == []
     assert run.apply(ReceivableSettled(run.now, debtor, "dp_1", won=True)).postings == ()
 
 
-def test_a_dispute_won_after_its_debt_was_written_off_is_left_to_an_operator() -> None:
+def test_a_dispute_won_after_its_debt_was_written_off_recovers_the_write_off() -> None:
     run = rotation()
     run.pay(run.cycle(0))
     debtor = member(run, 3)
+    paid = run.state.cycles[0].plan
+    debit = Debit(paid.cycle_id, debtor, paid.contributions[2].contribution_id, 1, 5_000, "aud")
+    run.ledger = run.ledger.post_all(postings.dispute_receivable_opened(debit, "dp_1", 0))
     run.apply(ReceivableOpened(run.now, debtor, "dp_1", 5_000))
     run.apply(WriteOffReceivable(run.now, run.admin, debtor))
-    decision = run.apply(ReceivableSettled(run.now, debtor, "dp_1", won=True))
-    assert (decision.postings, run.sent_of(RefundDebtPaidTwice)) == ((), [])
+    won(run, debtor)
+    [closed] = run.sent_of(DisputeWonAfterDebtClosed)
+    assert closed.written_off
+    decided = won_after_debt_closed(debtor, "dp_1", 5_000, "aud", written_off=True, paid_by=None)
+    assert decided.refund is None
+    run.ledger = run.ledger.post_all(decided.postings)
+    assert run.ledger.balance(postings.dispute_receivable(debtor)) == 0
+    assert run.ledger.balance(postings.WRITE_OFF) == 0
+    assert run.ledger.balance(postings.PLATFORM_FUNDS) == 0  # the group's loss came back
+
+
+def test_a_written_off_debt_a_debit_recovered_and_then_won_was_paid_twice() -> None:
+    paid_by = paid_collection(("dp_1",), member_id="bob")
+    decided = won_after_debt_closed("bob", "dp_1", 5_000, "aud", written_off=True, paid_by=paid_by)
+    assert [t.reference for t in decided.postings] == ["debt-paid-twice-dp_1"]
+    assert decided.refund is not None
+    assert decided.refund.amount == 5_000
 
 
 def test_the_debt_paid_twice_sums_to_zero() -> None:
