@@ -256,12 +256,14 @@ def settlement(collection: DebtCollection, receivables: Iterable[Receivable]) ->
         receivable = known.get(dispute_id)
         if receivable is not None and receivable.outstanding:
             cleared.append(receivable)
+        elif receivable is not None and receivable.won:
+            # The bank returned the money meanwhile (a write-off it recovered, too): paid twice.
+            overpaid += receivable.amount
+            paid_twice.append((dispute_id, receivable.amount))
         elif receivable is not None and receivable.written_off:
             recovered += receivable.amount
         else:
             overpaid += receivable.amount if receivable is not None else 0
-            if receivable is not None and receivable.won:
-                paid_twice.append((dispute_id, receivable.amount))
     # What the collection was asked for, whatever became of each dispute since.
     unaccounted = collection.amount - sum(r.amount for r in cleared) - recovered - overpaid
     transaction = postings.debt_collected(

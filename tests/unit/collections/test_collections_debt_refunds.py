@@ -217,3 +217,11 @@ def test_a_debit_that_collects_a_debt_whose_dispute_was_won_meanwhile_is_refunde
     books = settlement(collection, receivables)
     assert (books.cleared_dispute_ids, books.paid_twice) == (("dp_2",), (("dp_1", 5_000),))
     assert Ledger().post(books.transaction).balance(postings.refund_owed("bob")) == 5_000
+
+
+def test_a_debit_collecting_a_debt_written_off_and_then_won_meanwhile_recovers_nothing_twice() -> None:
+    collection = paid_collection(("dp_1",), 5_000)
+    receivables = (Receivable("bob", "dp_1", 5_000, written_off=True, won=True),)
+    books = settlement(collection, receivables)
+    assert books.paid_twice == (("dp_1", 5_000),)
+    assert Ledger().post(books.transaction).balance(postings.WRITE_OFF) == 0
