@@ -1,5 +1,7 @@
 """The collections service's calls to Stripe: one BECS debit attempt, one refund, the fee Stripe
-took on a debit, and the look-up of a debit or refund made once already (by its metadata).
+took on a debit, and the look-up of a debit or refund made once already (by its metadata); the
+same for a member's debit of their dispute debt (``debt-<collection>-<attempt>``) and the refund of
+a debt paid twice (``debt-refund-<collection>-<dispute>``).
 
 The client (settings, the shared request budget, error translation) is the runtime's. Every call
 carries the idempotency key the saga chose for it (``contribution-<id>-<attempt>``,

@@ -1,7 +1,9 @@
 """Stripe's reports of a member's debit of their dispute debt: ``stripe.payment_intent.*``, found by
 the debt collection and attempt in the PaymentIntent's metadata (so a report that overtakes the
-create's answer is applied at once, as a contribution's is), and ``stripe.charge.dispute.*`` of
-that debit, found by its PaymentIntent as recorded on the attempt."""
+create's answer is applied at once, as a contribution's is), ``stripe.charge.dispute.*`` of that
+debit, found by its PaymentIntent as recorded on the attempt, and ``stripe.refund.*`` /
+``stripe.charge.refund.updated`` of the refund of a debt paid twice, found by the debt collection
+and dispute in the refund's metadata."""
 
 from dataclasses import dataclass
 from datetime import datetime
