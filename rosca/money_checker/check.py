@@ -18,7 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rosca.money_checker import invariants as rules
 from services.collections.domain.reconciliation import compare
-from services.collections.service_layer.reconciliation import customers_of_groups, cycle_of_intent
+from services.collections.service_layer.reconciliation import (
+    customers_of_groups,
+    cycle_of_intent,
+    debt_group_of,
+    with_debt_debits,
+)
 from services.collections.store import reconciliation as ledger_reads
 from services.collections.store.tables import (
     contributions,
@@ -59,9 +64,13 @@ async def _check(
     of_cycle: dict[UUID, list[UUID]] = defaultdict(list)
     for row in await session.execute(select(contributions.c.cycle_id, contributions.c.contribution_id)):
         of_cycle[row.cycle_id].append(row.contribution_id)
-    ledger = await ledger_reads.ledger_books(session, statuses)
     listed = await reader.intents_of_customers(await customers_of_groups(session, None))
-    ours = [intent for intent in listed if cycle_of_intent(intent) in statuses]
+    ours = [
+        intent
+        for intent in listed
+        if cycle_of_intent(intent) in statuses or debt_group_of(intent) is not None
+    ]
+    ledger = await with_debt_debits(session, await ledger_reads.ledger_books(session, statuses), ours)
     known = [debit.payment_intent_id for debit in ledger.debits if debit.payment_intent_id]
     books = await reader.books(ours, known, statuses)
     refunds = [

@@ -7,7 +7,7 @@ landed (the member is square) or failed (owed to the member). Stripe's reports c
 of order; the money checker passes at the end."""
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,8 +15,11 @@ import pytest
 
 from contracts import subjects
 from contracts.streams import COLLECTIONS, NOTIFY
+from services.collections.domain.reconciliation import DifferenceKind
+from services.collections.service_layer.reconciliation import Scope, reconcile
+from services.collections.stripe_books import StripeBooksReader
 from tests.integration.collections.support import SUCCEEDS, Stack, assert_money_checks_pass, eventually
-from tests.integration.collections.test_collections_api import Api
+from tests.integration.collections.test_collections_api import Api, activated_group, start_first_cycle
 from tests.integration.collections.test_collections_debts import (
     AMOUNT,
     Member,
@@ -24,6 +27,7 @@ from tests.integration.collections.test_collections_debts import (
     new_mandate,
     owing_after_payout,
 )
+from tests.integration.collections.test_collections_rotation import pay
 
 pytestmark = pytest.mark.integration
 
@@ -130,6 +134,18 @@ async def test_a_debt_paid_before_its_dispute_was_won_is_refunded_to_the_member(
     assert started["member_id"] == landed["member_id"] == member.member_id
     assert len(debt_refunds_at_stripe(stack, debt_collection_id)) == 1
     await assert_money_checks_pass(stack, transfers_on_stripe=False)
+    # Reconciliation of the group (its cycles and its member's debt debits) agrees to the cent,
+    # the debt debit's collection, fee and refund included (the test plays payouts: no transfer).
+    async with stack.database.transaction() as session:
+        run = await reconcile(
+            session,
+            StripeBooksReader(stack.sim.client()),
+            Scope(group_id=group_id),
+            trigger="test",
+            now=datetime.now(UTC),
+        )
+    assert [d for d in run.differences if d.kind is not DifferenceKind.TRANSFERRED_DIFFERS] == []
+    assert run.stripe_objects_read >= 4  # the three contribution debits and the debt debit, at least
 
 
 async def test_a_debt_refund_the_bank_returns_stays_owed_to_the_member(api_stack: Stack, api: Api) -> None:
@@ -241,11 +257,23 @@ async def test_a_debt_paid_twice_is_refunded_once_through_stripes_own_duplicated
 ) -> None:
     stack = heard_api_stack
     async with Api(stack) as api:
-        activation, _, owing = await owing_after_payout(stack, api)
+        # Every debit succeeds; once cycle 1 is paid out, member 2 disputes theirs with their bank
+        # (an account that disputes at once would race its own success here, heard on its own).
+        activation, plans = await activated_group(stack, SUCCEEDS, SUCCEEDS)
+        await api.move_clock_to(plans[0].start_at)
+        intents = await start_first_cycle(stack, plans[0])
+        await pay(stack, plans[0].cycle_id, intents)
+        owing = next(m for m in activation.members if m.position == 2)
         group_id = activation.group_id
         member = Member(api, owing.member_id, group_id)
-        (dispute_id,) = [d["dispute_id"] for d in (await member.debt())["disputes"]]
-        await new_mandate(stack, owing, group_id, SUCCEEDS, "active")
+        (charge,) = [pi["latest_charge"] for pi in intents if pi["customer"] == owing.customer_id]
+        dispute_id = stack.sim.helper(f"charges/{charge}/dispute")["id"]
+        stack.sim.advance(timedelta(seconds=5))  # the faults' delays and duplicates fall due
+
+        async def owes() -> bool:
+            return bool((await member.debt())["owed"] == AMOUNT)
+
+        await eventually(owes, "the dispute, heard through the gateway, makes the member owe")
         asked = await member.pay("through-webhooks", expect=202)
         await debit_settles(stack, member, "payment_intent.succeeded", attempt=1)
 
