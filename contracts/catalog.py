@@ -9,6 +9,7 @@ from contracts import subjects
 from contracts.collections import (
     CloseCollection,
     CreateDebtPaymentIntent,
+    CreateDebtRefund,
     CreatePaymentIntent,
     CreateRefund,
     CycleStatusChanged,
@@ -194,6 +195,13 @@ CHANNELS: tuple[Channel, ...] = (
         publisher="collections (to itself)",
         description="Read Stripe's fee on a member's collected debit of their dispute debt and book it as "
         "a platform cost (once per debt collection).",
+    ),
+    Channel(
+        subject=subjects.COLLECTIONS_CREATE_DEBT_REFUND,
+        payload=CreateDebtRefund,
+        publisher="collections (to itself)",
+        description="Refund (part of) the debit that paid a member's dispute debt: the dispute was won "
+        "afterwards, so the member paid twice (once per debt collection and dispute).",
     ),
     Channel(
         subject=subjects.COLLECTIONS_CYCLE_STATUS_ALL,
@@ -386,6 +394,26 @@ CHANNELS: tuple[Channel, ...] = (
         payload=MemberNotification,
         publisher="collections",
         description="The member's bank returned the debit that paid their dispute debt: they owe it again.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_DEBT_REFUND_STARTED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="A dispute the member had paid the debt of was won after all: the debit that paid it "
+        "is being refunded to them.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_DEBT_REFUNDED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The refund of the member's debt debit, paid twice, reached their bank.",
+    ),
+    Channel(
+        subject=subjects.NOTIFY_MEMBER_DEBT_REFUND_FAILED,
+        payload=MemberNotification,
+        publisher="collections",
+        description="The refund of the member's debt debit, paid twice, failed at their bank: it stays owed "
+        "to them, for an operator to pay.",
     ),
     Channel(
         subject=subjects.PAYOUTS_PAYOUT_RESUMED,

@@ -99,6 +99,25 @@ class ReadDebtChargeFee(Message):
     currency: str = Field(description="The debit's currency.")
 
 
+class CreateDebtRefund(Message):
+    """Refund the debit that paid a member's dispute debt, for one dispute of it the bank decided for
+    the platform after the debt was paid: the member paid that amount twice."""
+
+    group_id: UUID = Field(description="The group the debt was owed to.")
+    debt_collection_id: UUID = Field(description="The debt collection whose debit is refunded.")
+    dispute_id: str = Field(description="The dispute won after its debt was paid (du_… / dp_…).")
+    member_id: str = Field(description="The member refunded.")
+    idempotency_key: str = Field(
+        min_length=1, description="Stripe's Idempotency-Key: debt-refund-<debt_collection_id>-<dispute_id>."
+    )
+    payment_intent_id: str = Field(description="The debt debit's PaymentIntent (pi_…).")
+    amount: int = Field(ge=1, description="The refund (the dispute's amount), in minor units.")
+    currency: str = Field(description="Its currency.")
+    metadata: dict[str, str] = Field(
+        description="Stripe metadata (debt_collection_id, dispute_id, group_id, member_id, debt_refund)."
+    )
+
+
 class CreateRefund(Message):
     """Refund one debit in full at Stripe (a cancelled cycle gives its money back)."""
 

@@ -18,9 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rosca.money_checker import invariants as rules
 from services.collections.domain.reconciliation import compare
-from services.collections.service_layer.reconciliation import customers_of_groups, cycle_of_intent
+from services.collections.service_layer.reconciliation import (
+    customers_of_groups,
+    cycle_of_intent,
+    debt_group_of,
+    with_debt_debits,
+)
 from services.collections.store import reconciliation as ledger_reads
-from services.collections.store.tables import contributions, cycles, ledger_entries, ledger_transactions
+from services.collections.store.tables import (
+    contributions,
+    cycles,
+    debt_refunds,
+    ledger_entries,
+    ledger_transactions,
+)
 from services.collections.stripe_books import StripeBooksReader
 from services.runtime.db import Database
 
@@ -53,9 +64,13 @@ async def _check(
     of_cycle: dict[UUID, list[UUID]] = defaultdict(list)
     for row in await session.execute(select(contributions.c.cycle_id, contributions.c.contribution_id)):
         of_cycle[row.cycle_id].append(row.contribution_id)
-    ledger = await ledger_reads.ledger_books(session, statuses)
     listed = await reader.intents_of_customers(await customers_of_groups(session, None))
-    ours = [intent for intent in listed if cycle_of_intent(intent) in statuses]
+    ours = [
+        intent
+        for intent in listed
+        if cycle_of_intent(intent) in statuses or debt_group_of(intent) is not None
+    ]
+    ledger = await with_debt_debits(session, await ledger_reads.ledger_books(session, statuses), ours)
     known = [debit.payment_intent_id for debit in ledger.debits if debit.payment_intent_id]
     books = await reader.books(ours, known, statuses)
     refunds = [
@@ -64,6 +79,11 @@ async def _check(
         if debit.refund_ids
         for refund in await reader.refunds_of(debit.payment_intent_id)
     ]
+
+    paid_twice = await _debts_paid_twice(session)
+    debt_refunds_at_stripe = {
+        pi: await reader.refunds_of(pi) for pi in sorted({debt.payment_intent_id for debt in paid_twice})
+    }
 
     money = rules.money_of_cycles(entries)
     payout_requested = {e.cycle_id for e in entries if e.reference.startswith("payout-requested-")}
@@ -76,13 +96,29 @@ async def _check(
         *rules.paid_and_refunded(paid, money, books.debits),
         *rules.duplicated_stripe_objects(books.debits, refunds, books.transfers),
         *rules.disagreements(compare(ledger, books, compare_transfers=transfers_on_stripe)),
+        *rules.debt_refunds_unaccounted(entries, paid_twice, debt_refunds_at_stripe),
     ]
     return rules.MoneyReport(
         violations=tuple(violations),
         cycles_checked=len(statuses),
         transactions_checked=len({entry.reference for entry in entries}),
-        stripe_objects_checked=books.objects_read,
+        stripe_objects_checked=books.objects_read + sum(len(r) for r in debt_refunds_at_stripe.values()),
     )
+
+
+async def _debts_paid_twice(session: AsyncSession) -> list[rules.DebtPaidTwice]:
+    rows = await session.execute(
+        select(
+            debt_refunds.c.debt_collection_id,
+            debt_refunds.c.dispute_id,
+            debt_refunds.c.payment_intent_id,
+            debt_refunds.c.currency,
+        ).order_by(debt_refunds.c.debt_collection_id, debt_refunds.c.dispute_id)
+    )
+    return [
+        rules.DebtPaidTwice(str(r.debt_collection_id), r.dispute_id, r.payment_intent_id, r.currency)
+        for r in rows
+    ]
 
 
 async def _entries(session: AsyncSession) -> list[rules.LedgerEntry]:

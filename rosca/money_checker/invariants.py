@@ -11,6 +11,8 @@ returns its violations (none: it holds).
 5. No Stripe object twice for one idempotent step: one PaymentIntent per contribution attempt, one
    refund per refunded attempt, one transfer per cycle and charge.
 6. The ledger and Stripe's books agree to the cent (reconciliation's comparison).
+7. A debt paid twice (its dispute won after the member paid it) is refunded once at most, and what
+   the ledger booked refunded of it (``debt-refunded``) is what Stripe's succeeded refund returned.
 """
 
 from collections import Counter, defaultdict
@@ -262,3 +264,57 @@ def disagreements(differences: Iterable[Difference]) -> list[Violation]:
         )
         for d in differences
     ]
+
+
+@dataclass(frozen=True)
+class DebtPaidTwice:
+    """A refund of a debt paid twice, as collections stored it (its key before the call)."""
+
+    debt_collection_id: str
+    dispute_id: str
+    payment_intent_id: str
+    currency: str
+
+    @property
+    def reference(self) -> str:
+        return f"debt-refunded-{self.debt_collection_id}-{self.dispute_id}"
+
+
+def debt_refunds_unaccounted(
+    entries: Iterable[LedgerEntry],
+    paid_twice: Iterable[DebtPaidTwice],
+    refunds_at_stripe: Mapping[str, Iterable[Mapping[str, Any]]],
+) -> list[Violation]:
+    """Per debt paid twice: one Stripe refund at most, and the ledger's refunded = Stripe's."""
+    booked: dict[str, int] = defaultdict(int)
+    for entry in entries:
+        if entry.account_kind == AccountKind.REFUND_OWED and entry.reference.startswith("debt-refunded-"):
+            booked[entry.reference] -= entry.amount
+    found = []
+    for debt in paid_twice:
+        ours = [
+            refund
+            for refund in refunds_at_stripe.get(debt.payment_intent_id, ())
+            if (refund.get("metadata") or {}).get("debt_collection_id") == debt.debt_collection_id
+            and (refund.get("metadata") or {}).get("dispute_id") == debt.dispute_id
+        ]
+        if len(ours) > 1:
+            found.append(
+                Violation(
+                    ViolationKind.STRIPE_OBJECT_DUPLICATED,
+                    f"refund of debt {debt.debt_collection_id} paid twice ({debt.dispute_id})",
+                    f"{len(ours)} Stripe objects for one idempotent step: "
+                    + ", ".join(sorted(str(r["id"]) for r in ours)),
+                )
+            )
+        returned = sum(int(r["amount"]) for r in ours if r.get("status") == "succeeded")
+        if booked.get(debt.reference, 0) != returned:
+            found.append(
+                Violation(
+                    ViolationKind.BOOKS_DISAGREE,
+                    f"refund {', '.join(str(r['id']) for r in ours) or '(none)'} of {debt.payment_intent_id}",
+                    f"debt paid twice: ledger booked {booked.get(debt.reference, 0)} refunded "
+                    f"({debt.reference}), Stripe's succeeded refund {returned} {debt.currency}",
+                )
+            )
+    return found

@@ -12,6 +12,7 @@ from contracts import subjects
 from contracts.collections import (
     CloseCollection,
     CreateDebtPaymentIntent,
+    CreateDebtRefund,
     CreatePaymentIntent,
     CreateRefund,
     ReadChargeFee,
@@ -152,6 +153,22 @@ async def on_read_debt_charge_fee(message: ReadDebtChargeFee, handling: Handling
         last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
     )
     log.info("Stripe fee of debt debit %s: %s", message.payment_intent_id, outcome)
+
+
+@router.subscriber(
+    subjects.COLLECTIONS_CREATE_DEBT_REFUND,
+    stream=COLLECTIONS.name,
+    durable="collections-create-debt-refund",
+)
+async def on_create_debt_refund(message: CreateDebtRefund, handling: Handling[Collections]) -> None:
+    outcome = await debt_calls.create_debt_refund(
+        handling.session,
+        handling.dependencies.stripe,
+        message,
+        handling.clock.now(),
+        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+    )
+    log.info("debt refund %s: %s", message.idempotency_key, outcome)
 
 
 @router.subscriber(

@@ -1,5 +1,7 @@
 """The collections service's calls to Stripe: one BECS debit attempt, one refund, the fee Stripe
-took on a debit, and the look-up of a debit or refund made once already (by its metadata).
+took on a debit, and the look-up of a debit or refund made once already (by its metadata); the
+same for a member's debit of their dispute debt (``debt-<collection>-<attempt>``) and the refund of
+a debt paid twice (``debt-refund-<collection>-<dispute>``).
 
 The client (settings, the shared request budget, error translation) is the runtime's. Every call
 carries the idempotency key the saga chose for it (``contribution-<id>-<attempt>``,
@@ -14,12 +16,13 @@ from typing import Any
 
 import stripe
 
-from contracts.collections import CreateDebtPaymentIntent, CreatePaymentIntent, CreateRefund
+from contracts.collections import CreateDebtPaymentIntent, CreateDebtRefund, CreatePaymentIntent, CreateRefund
 from services.runtime.stripe_client import stripe_errors_translated
 
 BECS = "au_becs_debit"
 _ATTEMPT_KEYS = ("contribution_id", "attempt")
 _DEBT_ATTEMPT_KEYS = ("debt_collection_id", "attempt")
+_DEBT_REFUND_KEYS = ("debt_collection_id", "dispute_id")
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,29 @@ class StripeCollections:
                 params, {"idempotency_key": command.idempotency_key}
             )
         return _refund_answer(refund)
+
+    async def create_debt_refund(self, command: CreateDebtRefund) -> RefundAnswer:
+        """Part or all of the debit that paid a member's debt, given back (the debt was paid twice)."""
+        params: Any = {
+            "payment_intent": command.payment_intent_id,
+            "amount": command.amount,
+            "metadata": command.metadata,
+        }
+        with stripe_errors_translated():
+            refund = await self._client.v1.refunds.create_async(
+                params, {"idempotency_key": command.idempotency_key}
+            )
+        return _refund_answer(refund)
+
+    async def find_debt_refund(self, command: CreateDebtRefund) -> RefundAnswer | None:
+        """The refund an earlier try of ``command`` made, found by its debt collection and dispute."""
+        params: Any = {"payment_intent": command.payment_intent_id, "limit": 100}
+        with stripe_errors_translated():
+            page = await self._client.v1.refunds.list_async(params)
+            async for refund in page.auto_paging_iter():
+                if _tagged_alike(refund.metadata, command.metadata, _DEBT_REFUND_KEYS):
+                    return _refund_answer(refund)
+        return None
 
     async def find_refund(self, command: CreateRefund) -> RefundAnswer | None:
         """The refund an earlier try of ``command`` made, found by its metadata, or None."""

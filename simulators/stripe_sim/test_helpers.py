@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from simulators.stripe_sim.resources import accounts, capabilities
 from simulators.stripe_sim.resources.account_links import visit_account_link
-from simulators.stripe_sim.resources.disputes import open_dispute
+from simulators.stripe_sim.resources.disputes import open_dispute, win_dispute
 from simulators.stripe_sim.resources.mandates import deactivate_mandate
 from simulators.stripe_sim.resources.refunds import fail_refund_on_request
 from simulators.stripe_sim.simulator import Simulator
@@ -33,6 +33,7 @@ class TestHelpers:
             ("get", ("account_links", "*"), self._visit_account_link),
             ("post", ("accounts", "*", "restrict"), self._restrict_account),
             ("post", ("charges", "*", "dispute"), self._dispute_charge),
+            ("post", ("disputes", "*", "win"), self._win_dispute),
             ("post", ("accounts", "*", "capabilities", "*", "disable"), self._disable_capability),
             ("post", ("accounts", "*", "capabilities", "*", "enable"), self._enable_capability),
         ]
@@ -76,6 +77,12 @@ class TestHelpers:
         if charge.body.get("disputed"):
             raise invalid_request(f"Charge {charge.id} has already been disputed.")
         return json_response(200, open_dispute(self._sim, charge).body)
+
+    async def _win_dispute(self, request: "ControlRequest") -> Response:
+        dispute = self._sim.objects.get(request.ids[0], "dispute")
+        if dispute is None:
+            raise invalid_request(f"No such dispute: '{request.ids[0]}'", status=404)
+        return json_response(200, win_dispute(self._sim, dispute).body)
 
     async def _disable_capability(self, request: "ControlRequest") -> Response:
         return self._switch_capability(request.ids[0], request.ids[1], enabled=False)

@@ -3,8 +3,10 @@
 import uuid
 
 from rosca.money_checker.invariants import (
+    DebtPaidTwice,
     LedgerEntry,
     ViolationKind,
+    debt_refunds_unaccounted,
     duplicated_stripe_objects,
     money_of_cycles,
     paid_and_refunded,
@@ -97,3 +99,22 @@ def test_two_stripe_objects_for_one_idempotent_step_are_a_violation() -> None:
         )
         == 1
     )
+
+
+def test_a_debt_paid_twice_is_refunded_once_and_booked_as_stripe_returned_it() -> None:
+    debt = DebtPaidTwice("c1", "dp_1", "pi_debt", "aud")
+    tags = {"debt_collection_id": "c1", "dispute_id": "dp_1"}
+    landed = {"id": "re_1", "amount": 5_000, "status": "succeeded", "metadata": tags}
+    booked = [
+        entry("debt-refunded-c1-dp_1", "refund_owed", -5_000, "bob"),
+        entry("debt-refunded-c1-dp_1", "member_contributions", 5_000, "bob"),
+    ]
+    assert debt_refunds_unaccounted(booked, [debt], {"pi_debt": [landed]}) == []
+    # Still pending at Stripe, nothing booked yet: that agrees too.
+    pending = {**landed, "status": "pending"}
+    assert debt_refunds_unaccounted([], [debt], {"pi_debt": [pending]}) == []
+    # Landed at Stripe but not booked; refunded twice.
+    (unbooked,) = debt_refunds_unaccounted([], [debt], {"pi_debt": [landed]})
+    assert unbooked.kind is ViolationKind.BOOKS_DISAGREE
+    twice = debt_refunds_unaccounted(booked, [debt], {"pi_debt": [landed, {**landed, "id": "re_2"}]})
+    assert {v.kind for v in twice} == {ViolationKind.STRIPE_OBJECT_DUPLICATED, ViolationKind.BOOKS_DISAGREE}

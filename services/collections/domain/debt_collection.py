@@ -238,20 +238,28 @@ class Settlement:
 
     transaction: Transaction
     cleared_dispute_ids: tuple[str, ...]
+    # Disputes won before this debit collected their debt: paid twice, each (dispute, amount) to
+    # refund from this debit.
+    paid_twice: tuple[tuple[str, int], ...] = ()
 
 
 def settlement(collection: DebtCollection, receivables: Iterable[Receivable]) -> Settlement:
     """What the collected debit pays, dispute by dispute, as the receivables stand now.
 
     Usually every one is still outstanding and the money clears it. One the admin wrote off while
-    the debit was processing is recovered from the write-off; one cleared meanwhile (a dispute
-    reversed in the member's favour) was paid twice, so it is owed back to the member."""
+    the debit was processing is recovered from the write-off; one cleared meanwhile (the dispute
+    decided for the platform: the bank returned the money) was paid twice, so it is owed back to
+    the member, and refunded from this debit (``paid_twice``)."""
     known = {r.dispute_id: r for r in receivables if r.member_id == collection.member_id}
-    cleared, recovered, overpaid = [], 0, 0
+    cleared, recovered, overpaid, paid_twice = [], 0, 0, []
     for dispute_id in collection.dispute_ids:
         receivable = known.get(dispute_id)
         if receivable is not None and receivable.outstanding:
             cleared.append(receivable)
+        elif receivable is not None and receivable.won:
+            # The bank returned the money meanwhile (a write-off it recovered, too): paid twice.
+            overpaid += receivable.amount
+            paid_twice.append((dispute_id, receivable.amount))
         elif receivable is not None and receivable.written_off:
             recovered += receivable.amount
         else:
@@ -266,39 +274,41 @@ def settlement(collection: DebtCollection, receivables: Iterable[Receivable]) ->
         recovered_from_write_off=recovered,
         owed_back=overpaid + unaccounted,
     )
-    return Settlement(transaction, tuple(r.dispute_id for r in cleared))
+    return Settlement(transaction, tuple(r.dispute_id for r in cleared), tuple(paid_twice))
 
 
 @dataclass(frozen=True)
 class DebtDebitDisputed:
     """What a dispute of the debit that paid a debt changes: the member owes again (a receivable of
-    its own, ``opened``), and, should the bank decide for the platform, that receivable is cleared."""
+    its own, ``opened``), and, should the bank decide for the platform, the money comes back
+    (``won``): it clears that receivable, or, paid meanwhile, makes a debt paid twice (the rotation
+    tells which, hearing ``ReceivableSettled(won=True)``)."""
 
     postings: tuple[Transaction, ...]
     opened: Receivable
-    cleared: bool
+    won: bool
 
 
 def debt_debit_disputed(
     collection: DebtCollection,
     dispute_id: str,
     dispute_fee: int,
-    receivables: Iterable[Receivable],
     *,
     won: bool | None,
 ) -> DebtDebitDisputed:
     """A dispute of the collection's debit (``won`` None while open; a close heard first opens it
     too). Booked as any dispute of money already paid out: a receivable, the fee the platform's
-    cost. Won, the money comes back and clears that receivable, if it is still owed; a receivable
-    already paid or written off is left to an operator (nothing is owed back automatically)."""
+    cost. Won, the money comes back and is booked as clearing that receivable (``dispute-won``),
+    as a contribution's won dispute is: still owed, that is all; paid meanwhile by another debit,
+    or written off, the rotation has the rest booked (``DisputeWonAfterDebtClosed``: the debt paid
+    twice refunded, or the write-off recovered)."""
     opened = Receivable(collection.member_id, dispute_id, collection.amount)
     postings_made = postings.debt_debit_disputed(
         collection.member_id, dispute_id, collection.amount, collection.currency, dispute_fee
     )
-    known = next((r for r in receivables if r.dispute_id == dispute_id), opened)
-    if won is not True or not known.outstanding:
-        return DebtDebitDisputed(postings_made, opened, cleared=False)
+    if won is not True:
+        return DebtDebitDisputed(postings_made, opened, won=False)
     won_back = postings.dispute_won(
         collection.member_id, dispute_id, collection.amount, collection.currency, was_receivable=True
     )
-    return DebtDebitDisputed((*postings_made, won_back), opened, cleared=True)
+    return DebtDebitDisputed((*postings_made, won_back), opened, won=True)

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from services.collections.domain import postings
 from services.collections.domain.rotation_commands import (
+    DisputeWonAfterDebtClosed,
     HoldPayout,
     PayoutHeldForDelinquency,
     ReleasePayout,
@@ -40,10 +41,27 @@ def receivable_opened(step: RotationStep, message: ReceivableOpened) -> None:
 
 def receivable_settled(step: RotationStep, message: ReceivableSettled) -> None:
     known = next((r for r in step.state.receivables if r.dispute_id == message.dispute_id), None)
-    if known is None or not known.outstanding:
+    if known is None or (known.won and message.won):
         return
-    _replace_receivable(step, replace(known, settled=True))
-    _release_if_cured(step, known.member_id)
+    if known.outstanding:
+        _replace_receivable(step, replace(known, settled=True, won=message.won))
+        _release_if_cured(step, known.member_id)
+    elif message.won:
+        # Paid by the member's debit, or written off, and now the bank returned the disputed money
+        # as well. The win was booked as clearing the receivable (the cycle does not know it was
+        # closed); which debit, if any, paid it is in the debt collections, not here: the command
+        # books the rest there (a debt paid twice is refunded; a write-off is recovered).
+        _replace_receivable(step, replace(known, won=True))
+        step.command(
+            DisputeWonAfterDebtClosed(
+                step.state.group_id,
+                known.member_id,
+                known.dispute_id,
+                known.amount,
+                step.state.activation.currency,
+                written_off=known.written_off,
+            )
+        )
 
 
 def write_off(step: RotationStep, message: WriteOffReceivable) -> None:

@@ -78,7 +78,9 @@ def dispute_closed(step: Step, contribution: Contribution, message: DisputeClose
         )
         dispute_opened(step, contribution, opened)
     dispute = step.state.dispute(message.dispute_id)
-    if dispute is None or dispute.closed_won is not None:
+    if dispute is None or dispute.closed_won is True or (dispute.closed_won is False and not message.won):
+        # Won is final. Lost is final in practice too (BECS), but should the bank reverse it, the
+        # money it returns is real: a later won is booked; a stale lost never undoes a won.
         return
     step.record_dispute(replace(dispute, closed_won=message.won))
     if message.won:

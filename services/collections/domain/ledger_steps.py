@@ -11,12 +11,15 @@ STEPS: Final = (
     "debt-stripe-fee",
     "debit-collected",
     "debt-collected",
+    "debt-paid-twice",
+    "debt-refunded",
     "debit-refunded",
     "dispute-opened",
     "refund-failed",
     "dispute-fee",
     "dispute-won",
     "cycle-paid",
+    "write-off-recovered",
     "write-off",
 )
 UNKNOWN_STEP: Final = "other"

@@ -210,6 +210,47 @@ def debt_collected(
     )
 
 
+def debt_paid_twice(member_id: str, dispute_id: str, amount: int, currency: str) -> Transaction:
+    """The member paid their debt of ``dispute_id``, then the dispute was won: the win's clearing
+    of the receivable (``dispute-won``: receivable to platform funds) is undone, since the debt was
+    paid already, and the money the bank returned is the member's, owed back to them (as a won
+    dispute of money taken from the pot is: ``dispute_won(was_receivable=False)``) until the
+    refund of their debt debit lands."""
+    return Transaction(
+        f"debt-paid-twice-{dispute_id}",
+        currency,
+        (
+            Entry(dispute_receivable(member_id), amount),
+            Entry(PLATFORM_FUNDS, -amount),
+            Entry(member_contributions(member_id), -amount),
+            Entry(refund_owed(member_id), amount),
+        ),
+    )
+
+
+def write_off_recovered(member_id: str, dispute_id: str, amount: int, currency: str) -> Transaction:
+    """The dispute of a debt the admin wrote off was won: the bank returned the money, so the
+    write-off is recovered. The win was booked as clearing the receivable (``dispute-won``:
+    receivable to platform funds); the receivable was cleared by the write-off already, so the
+    write-off, not the receivable, gives way."""
+    return transfer(
+        f"write-off-recovered-{dispute_id}", currency, amount, WRITE_OFF, dispute_receivable(member_id)
+    )
+
+
+def debt_refunded(
+    debt_collection_id: UUID, dispute_id: str, member_id: str, amount: int, currency: str
+) -> Transaction:
+    """The refund of a debt paid twice landed: what was owed back is back with the member."""
+    return transfer(
+        f"debt-refunded-{debt_collection_id}-{dispute_id}",
+        currency,
+        amount,
+        refund_owed(member_id),
+        member_contributions(member_id),
+    )
+
+
 def debt_debit_disputed(
     member_id: str, dispute_id: str, amount: int, currency: str, dispute_fee: int
 ) -> tuple[Transaction, ...]:

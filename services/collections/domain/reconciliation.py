@@ -62,14 +62,32 @@ class LedgerDispute:
 
 
 @dataclass(frozen=True)
+class LedgerDebtDebit:
+    """One debit attempt of a member's dispute debt, with what the ledger booked for its collection
+    (``debt-collected``, ``debt-stripe-fee``, ``debt-refunded``: the collected attempt's only)."""
+
+    group_id: UUID
+    debt_collection_id: UUID
+    attempt: int
+    payment_intent_id: str | None
+    currency: str
+    collected: int
+    stripe_fee: int
+    refunded: int
+
+
+@dataclass(frozen=True)
 class LedgerBooks:
-    """The ledger's side of the cycles in scope."""
+    """The ledger's side of the cycles in scope (and of the debt debits among Stripe's objects)."""
 
     cycle_ids: frozenset[UUID]
     debits: tuple[LedgerDebit, ...] = ()
     disputes: tuple[LedgerDispute, ...] = ()
     transferred: Mapping[UUID, int] = field(default_factory=dict)  # the cycle's ``transfers`` account
     currencies: Mapping[UUID, str] = field(default_factory=dict)
+    debt_debits: tuple[LedgerDebtDebit, ...] = ()
+    # Disputes of debt debits, by id: (opened, won) as booked under their group.
+    debt_disputes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,15 @@ class StripeDebit:
     @property
     def cycle_id(self) -> UUID | None:
         return _uuid(self.metadata.get("cycle_id"))
+
+    @property
+    def debt_key(self) -> tuple[UUID, int] | None:
+        """The debt collection and attempt of a member's debt debit, or None for any other object."""
+        collection = _uuid(self.metadata.get("debt_collection_id"))
+        attempt = self.metadata.get("attempt", "")
+        if collection is None or not attempt.isdigit():
+            return None
+        return collection, int(attempt)
 
     @property
     def attempt_key(self) -> tuple[UUID, int] | None:
@@ -166,7 +193,11 @@ def compare(ledger: LedgerBooks, stripe: StripeBooks, *, compare_transfers: bool
     ``compare_transfers`` is False only where no payouts service makes the transfers (a test that
     plays payouts' part): the ledger then books payouts Stripe never saw.
     """
-    differences = [*_debit_differences(ledger, stripe), *_dispute_differences(ledger, stripe)]
+    differences = [
+        *_debit_differences(ledger, stripe),
+        *_debt_debit_differences(ledger, stripe),
+        *_dispute_differences(ledger, stripe),
+    ]
     if compare_transfers:
         differences += _transfer_differences(ledger, stripe)
     return differences
@@ -204,6 +235,8 @@ def _debit_differences(ledger: LedgerBooks, stripe: StripeBooks) -> list[Differe
     seen: set[tuple[UUID, int]] = set()
     found: list[Difference] = []
     for intent in stripe.debits:
+        if intent.debt_key is not None:
+            continue  # a member's debt debit: ``_debt_debit_differences``
         recorded = by_intent.get(intent.payment_intent_id)
         if recorded is None and intent.attempt_key is not None:
             candidate = by_attempt.get(intent.attempt_key)
@@ -235,6 +268,64 @@ def _debit_differences(ledger: LedgerBooks, stripe: StripeBooks) -> list[Differe
                     f"{debit.payment_intent_id}, which Stripe does not have",
                 )
             )
+    return found
+
+
+def _debt_debit_differences(ledger: LedgerBooks, stripe: StripeBooks) -> list[Difference]:
+    """A member's debt debits among Stripe's objects: each an attempt recorded (unknown otherwise),
+    and its collection's ``debt-collected``, fee and refunds of a debt paid twice as Stripe's."""
+    by_intent = {d.payment_intent_id: d for d in ledger.debt_debits if d.payment_intent_id}
+    by_attempt = {(d.debt_collection_id, d.attempt): d for d in ledger.debt_debits}
+    found: list[Difference] = []
+    for intent in stripe.debits:
+        key = intent.debt_key
+        if key is None:
+            continue
+        recorded = by_intent.get(intent.payment_intent_id)
+        if recorded is None:
+            candidate = by_attempt.get(key)
+            if candidate is not None and candidate.payment_intent_id is None:
+                recorded = candidate
+        if recorded is None:
+            found.append(_unknown_debit(intent))
+            continue
+        found += _matched_debt_differences(recorded, intent)
+    return found
+
+
+def _matched_debt_differences(debit: LedgerDebtDebit, intent: StripeDebit) -> list[Difference]:
+    collection = debit.debt_collection_id
+    compared = [
+        (DifferenceKind.COLLECTED_DIFFERS, f"debt-collected-{collection}", debit.collected, intent.collected),
+        (DifferenceKind.REFUNDED_DIFFERS, f"debt-refunded-{collection}", debit.refunded, intent.refunded),
+    ]
+    if intent.collected and intent.fee is not None:
+        fee = (
+            DifferenceKind.STRIPE_FEE_DIFFERS,
+            f"debt-stripe-fee-{collection}",
+            debit.stripe_fee,
+            intent.fee,
+        )
+        compared.append(fee)
+    found = []
+    for kind, reference, booked, actual in compared:
+        if booked == actual:
+            continue
+        refund = kind is DifferenceKind.REFUNDED_DIFFERS
+        found.append(
+            Difference(
+                kind,
+                debit.group_id,
+                "refund" if refund else "payment_intent",
+                (intent.payment_intent_id, *(intent.refund_ids if refund else ())),
+                reference,
+                booked,
+                actual,
+                debit.currency,
+                f"debt debit {intent.payment_intent_id} (attempt {debit.attempt} of debt collection "
+                f"{collection}): the ledger booked {booked}, Stripe says {actual}",
+            )
+        )
     return found
 
 
@@ -336,6 +427,11 @@ def _dispute_differences(ledger: LedgerBooks, stripe: StripeBooks) -> list[Diffe
         cycle = ours.cycle_id if ours else cycle_of_intent.get(dispute.payment_intent_id or "")
         opened = ours.opened if ours else 0
         won = ours.won if ours else 0
+        booked_here = ours is not None
+        if ours is None and dispute.dispute_id in ledger.debt_disputes:
+            # A dispute of a member's debt debit: booked under its group, not a cycle.
+            opened, won = ledger.debt_disputes[dispute.dispute_id]
+            booked_here = True
         returned = dispute.amount if dispute.status == "won" else 0
         if opened != dispute.amount:
             found.append(
@@ -344,7 +440,7 @@ def _dispute_differences(ledger: LedgerBooks, stripe: StripeBooks) -> list[Diffe
                     cycle,
                     "dispute",
                     (dispute.dispute_id,),
-                    f"dispute-opened-{dispute.dispute_id}" if ours else None,
+                    f"dispute-opened-{dispute.dispute_id}" if booked_here else None,
                     opened,
                     dispute.amount,
                     dispute.currency,

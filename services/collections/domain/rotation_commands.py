@@ -185,6 +185,23 @@ RotationFact = (
     | RotationCompleted
     | PayoutHeldForDelinquency
 )
+
+
+@dataclass(frozen=True)
+class DisputeWonAfterDebtClosed:
+    """The bank decided ``dispute_id`` for the platform (its money came back) after the member's
+    debt of it was closed: paid by a debit, or written off. What the returned money is depends on
+    which (``debt_refunds.won_after_debt_closed``): paid, the member paid twice and that debit is
+    refunded; written off and never paid, the write-off is recovered."""
+
+    group_id: UUID
+    member_id: str
+    dispute_id: str
+    amount: int
+    currency: str
+    written_off: bool
+
+
 RotationCommand = (
     PlanCycle
     | DropCycle
@@ -195,4 +212,5 @@ RotationCommand = (
     | ReleasePayout
     | NotifyRotationMember
     | RotationFact
+    | DisputeWonAfterDebtClosed
 )

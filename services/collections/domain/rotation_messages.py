@@ -41,6 +41,7 @@ class ReceivableSettled:
     occurred_at: datetime
     member_id: str
     dispute_id: str
+    won: bool = False  # the bank decided the dispute for the platform: its money came back
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,9 @@ class Receivable:
     member_id: str
     dispute_id: str
     amount: int
-    settled: bool = False
+    settled: bool = False  # paid by the member, or the dispute won
     written_off: bool = False
+    won: bool = False  # the dispute was decided for the platform (the bank returned the money)
 
     @property
     def outstanding(self) -> bool:

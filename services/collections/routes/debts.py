@@ -20,6 +20,7 @@ from services.collections.domain.debt_collection import (
     DebtStatus,
     NoActiveMandateError,
 )
+from services.collections.domain.debt_refunds import DebtRefund, DebtRefundStatus
 from services.collections.domain.rotation_state import Receivable
 from services.collections.routes.access import documented_errors, group_of_member, service_now
 from services.collections.service_layer import debts
@@ -93,6 +94,30 @@ class DebtCollectionAnswer(BaseModel):
         )
 
 
+class DebtRefundAnswer(BaseModel):
+    debt_collection_id: UUID = Field(description="The collection whose debit is refunded.")
+    dispute_id: str = Field(description="The dispute won after its debt was paid (the member paid twice).")
+    amount: int = Field(description="The refund, in cents.")
+    currency: str
+    status: DebtRefundStatus = Field(
+        description="requested, pending (at the bank), succeeded, or failed (still owed to the member)."
+    )
+    refund_id: str | None = Field(description="The refund at Stripe (re_…), once it answered.")
+    failure_reason: str | None = Field(description="Why the refund failed (Stripe's reason), if it did.")
+
+    @classmethod
+    def of(cls, refund: DebtRefund) -> "DebtRefundAnswer":
+        return cls(
+            debt_collection_id=refund.debt_collection_id,
+            dispute_id=refund.dispute_id,
+            amount=refund.amount,
+            currency=refund.currency,
+            status=refund.status,
+            refund_id=refund.refund_id,
+            failure_reason=refund.failure_reason,
+        )
+
+
 class MyDebt(BaseModel):
     group_id: UUID
     member_id: str
@@ -103,6 +128,9 @@ class MyDebt(BaseModel):
         description="Every dispute that made the caller owe, and where it stands."
     )
     collection: DebtCollectionAnswer | None = Field(description="The caller's latest request to pay, if any.")
+    refunds: list[DebtRefundAnswer] = Field(
+        description="Debts the caller paid twice (the dispute was won after they paid it), refunded."
+    )
 
     @classmethod
     def of(cls, member_id: str, found: debts.MemberDebt) -> "MyDebt":
@@ -114,6 +142,7 @@ class MyDebt(BaseModel):
             delinquent=found.debt.amount > 0,
             disputes=[DisputeDebt.of(r) for r in found.receivables],
             collection=DebtCollectionAnswer.of(found.collection) if found.collection else None,
+            refunds=[DebtRefundAnswer.of(r) for r in found.refunds],
         )
 
 

@@ -153,7 +153,8 @@ class LedgerEntryView(BaseModel):
     step: str = Field(
         description="The saga step that posted it: debit-collected, debit-stripe-fee, debit-refunded, "
         "refund-failed, dispute-opened, dispute-fee, dispute-won, refund-after-dispute, "
-        "payout-requested, cycle-paid, write-off, debt-collected or debt-stripe-fee."
+        "payout-requested, cycle-paid, write-off, debt-collected, debt-stripe-fee, debt-paid-twice or "
+        "debt-refunded or write-off-recovered."
     )
     cycle_id: UUID = Field(description="The cycle it belongs to; the group's id for the group as a whole.")
     cycle_number: int | None = Field(

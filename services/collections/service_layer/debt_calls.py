@@ -15,9 +15,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
-from contracts.collections import CreateDebtPaymentIntent, ReadDebtChargeFee
+from contracts.collections import CreateDebtPaymentIntent, CreateDebtRefund, ReadDebtChargeFee
 from services.collections.domain import postings
 from services.collections.domain.debt_collection import DebitReport, DebtAttemptStatus
+from services.collections.domain.debt_refunds import DebtRefundStatus, RefundReport, refund_status_of
+from services.collections.service_layer.debt_refunds import on_refund_report
 from services.collections.service_layer.debts import on_debit_report
 from services.collections.service_layer.outgoing import message_id_for, timer
 from services.collections.service_layer.stripe_calls import (
@@ -104,6 +106,44 @@ async def book_debt_charge_fee(
     return f"fee {fee}"
 
 
+async def create_debt_refund(
+    session: AsyncSession,
+    stripe: StripeCollections,
+    command: CreateDebtRefund,
+    now: datetime,
+    *,
+    last_try: bool,
+) -> str:
+    """Refund a debt paid twice, with the key stored with the refund; Stripe refusing it is a
+    failed refund (the money stays owed to the member), never a dead letter."""
+    try:
+        earlier = None
+        if now - command.occurred_at >= KEY_KEPT_FOR:
+            earlier = await stripe.find_debt_refund(command)
+        answer = earlier or await stripe.create_debt_refund(command)
+    except StripeBusyError as busy:
+        raise put_off(busy) from busy
+    except StripeRejectedError as refused:
+        log.warning("Stripe refused debt refund %s: %s", command.idempotency_key, refused.stripe_message)
+        failed = RefundReport(DebtRefundStatus.FAILED, None, refused.code or "stripe_rejected")
+        await on_refund_report(
+            session, command.debt_collection_id, command.dispute_id, failed, now, cause=command.message_id
+        )
+        return "refused"
+    except StripeUnavailableError:
+        if not last_try:
+            raise
+        await _call_again_later(session, command, subjects.COLLECTIONS_CREATE_DEBT_REFUND, now)
+        return "postponed"
+    status = refund_status_of(answer.status)
+    failure = answer.failure_reason if status is DebtRefundStatus.FAILED else None
+    report = RefundReport(status, answer.refund_id, failure)
+    await on_refund_report(
+        session, command.debt_collection_id, command.dispute_id, report, now, cause=command.message_id
+    )
+    return answer.status or "unknown"
+
+
 def report_of(command: CreateDebtPaymentIntent, answer: PaymentIntentAnswer) -> DebitReport:
     """Stripe's answer as a report: the PaymentIntent made, and how far it got already."""
     status = _STATUSES.get(answer.status, DebtAttemptStatus.REQUESTED)
@@ -123,14 +163,17 @@ async def _earlier(
 
 
 async def _call_again_later(
-    session: AsyncSession, command: CreateDebtPaymentIntent | ReadDebtChargeFee, subject: str, now: datetime
+    session: AsyncSession,
+    command: CreateDebtPaymentIntent | ReadDebtChargeFee | CreateDebtRefund,
+    subject: str,
+    now: datetime,
 ) -> None:
     """Stripe stayed unreachable through every delivery: ask again later (a debit with the same
     key; the copy keeps ``occurred_at``, when the member asked)."""
     key = (
-        command.idempotency_key
-        if isinstance(command, CreateDebtPaymentIntent)
-        else f"debt-fee-{command.debt_collection_id}"
+        f"debt-fee-{command.debt_collection_id}"
+        if isinstance(command, ReadDebtChargeFee)
+        else command.idempotency_key
     )
     timer_id = f"stripe-call:{key}:{command.message_id}"
     again = command.model_copy(update={"message_id": message_id_for(timer_id)})

@@ -5,10 +5,11 @@ from typing import Any, Final
 from uuid import UUID
 
 from contracts import subjects
-from contracts.collections import CreateDebtPaymentIntent, ReadDebtChargeFee
+from contracts.collections import CreateDebtPaymentIntent, CreateDebtRefund, ReadDebtChargeFee
 from contracts.notifications import MemberNotification
 from services.collections.domain.contribution import FailureClass, classify_failure
 from services.collections.domain.debt_collection import DebtAttemptStatus, DebtCollection
+from services.collections.domain.debt_refunds import DebtRefund
 from services.collections.service_layer.outgoing import message_id_for
 
 # What a member does about a failed debit of their debt: pay again, or first authorise a bank
@@ -62,7 +63,7 @@ def read_fee_command(
     )
 
 
-def _amount(collection: DebtCollection) -> str:
+def _amount(collection: DebtCollection | DebtRefund) -> str:
     dollars, cents = divmod(collection.amount, 100)
     return f"{dollars}.{cents:02d} {collection.currency.upper()}"
 
@@ -125,3 +126,74 @@ def debt_debit_disputed(
         group_ids=[collection.group_id],
     )
     return subjects.NOTIFY_MEMBER_DEBT_DEBIT_DISPUTED, notice
+
+
+def _refund_envelope(refund: DebtRefund, now: datetime, cause: UUID | None) -> dict[str, Any]:
+    return {"occurred_at": now, "correlation_id": str(refund.debt_collection_id), "causation_id": cause}
+
+
+def refund_command(refund: DebtRefund, now: datetime, cause: UUID | None) -> CreateDebtRefund:
+    """The refund of a debt paid twice, to make after this transaction (one message id per refund)."""
+    return CreateDebtRefund(
+        **_refund_envelope(refund, now, cause),
+        message_id=message_id_for(refund.idempotency_key),
+        group_id=refund.group_id,
+        debt_collection_id=refund.debt_collection_id,
+        dispute_id=refund.dispute_id,
+        member_id=refund.member_id,
+        idempotency_key=refund.idempotency_key,
+        payment_intent_id=refund.payment_intent_id,
+        amount=refund.amount,
+        currency=refund.currency,
+        metadata=refund.metadata(),
+    )
+
+
+def debt_refund_started(
+    refund: DebtRefund, now: datetime, cause: UUID | None
+) -> tuple[str, MemberNotification]:
+    notice = MemberNotification(
+        **_refund_envelope(refund, now, cause),
+        message_id=message_id_for(f"debt-refund-started-{refund.idempotency_key}"),
+        member_id=refund.member_id,
+        kind="debt_refund_started",
+        title="You paid your circle twice: we are refunding you",
+        body=f"The disputed debit you had already paid back was settled in the circle's favour, so you "
+        f"paid {_amount(refund)} twice. We are refunding it to the bank account it came from; BECS "
+        "refunds take a few business days.",
+        action=None,
+        group_ids=[refund.group_id],
+    )
+    return subjects.NOTIFY_MEMBER_DEBT_REFUND_STARTED, notice
+
+
+def debt_refunded(refund: DebtRefund, now: datetime, cause: UUID | None) -> tuple[str, MemberNotification]:
+    notice = MemberNotification(
+        **_refund_envelope(refund, now, cause),
+        message_id=message_id_for(f"debt-refunded-{refund.idempotency_key}"),
+        member_id=refund.member_id,
+        kind="debt_refunded",
+        title="Your refund has been paid",
+        body=f"We refunded the {_amount(refund)} you paid your circle twice to your bank account.",
+        action=None,
+        group_ids=[refund.group_id],
+    )
+    return subjects.NOTIFY_MEMBER_DEBT_REFUNDED, notice
+
+
+def debt_refund_failed(
+    refund: DebtRefund, now: datetime, cause: UUID | None
+) -> tuple[str, MemberNotification]:
+    reason = refund.failure_reason or "refund_failed"
+    notice = MemberNotification(
+        **_refund_envelope(refund, now, cause),
+        message_id=message_id_for(f"debt-refund-failed-{refund.idempotency_key}"),
+        member_id=refund.member_id,
+        kind="debt_refund_failed",
+        title="We could not refund you yet",
+        body=f"Your bank returned our refund of the {_amount(refund)} you paid your circle twice "
+        f"(reason: {reason}). We still owe it to you, and our support team will pay it another way.",
+        action=None,
+        group_ids=[refund.group_id],
+    )
+    return subjects.NOTIFY_MEMBER_DEBT_REFUND_FAILED, notice

@@ -31,12 +31,14 @@ from services.collections.domain.debt_collection import (
     start_collection,
     try_again,
 )
+from services.collections.domain.debt_refunds import DebtRefund
 from services.collections.domain.rotation_messages import ReceivableOpened, ReceivableSettled
 from services.collections.domain.rotation_state import Receivable
 from services.collections.service_layer import debt_outgoing
+from services.collections.service_layer.debt_refunds import refund_debt_paid_twice
 from services.collections.service_layer.outgoing import message_id_for
 from services.collections.service_layer.rotation_steps import UnknownRotationError, apply_to_rotation
-from services.collections.store import debt_collections, ledger, mandates, queries
+from services.collections.store import debt_collections, debt_refunds, ledger, mandates, queries
 from services.collections.store.rotation_state import load_rotation
 from services.runtime.outbox import add_to_outbox
 
@@ -52,6 +54,7 @@ class MemberDebt:
     debt: Debt
     receivables: tuple[Receivable, ...]
     collection: DebtCollection | None
+    refunds: tuple[DebtRefund, ...] = ()  # debts paid twice, given back
 
 
 async def debt_of_member(session: AsyncSession, group_id: UUID, member_id: str) -> MemberDebt:
@@ -65,6 +68,7 @@ async def debt_of_member(session: AsyncSession, group_id: UUID, member_id: str) 
         debt=debt_of(member_id, state.receivables),
         receivables=tuple(r for r in state.receivables if r.member_id == member_id),
         collection=await debt_collections.latest_collection(session, group_id, member_id),
+        refunds=tuple(await debt_refunds.refunds_of_member(session, group_id, member_id)),
     )
 
 
@@ -82,6 +86,7 @@ async def debts_of_member(session: AsyncSession, member_id: str) -> list[MemberD
                 debt=debt_of(member_id, receivables),
                 receivables=receivables,
                 collection=await debt_collections.latest_collection(session, state.group_id, member_id),
+                refunds=tuple(await debt_refunds.refunds_of_member(session, state.group_id, member_id)),
             )
         )
     return found
@@ -160,6 +165,9 @@ async def on_debit_report(
             # releases every pot it held for them.
             cleared = ReceivableSettled(now, after.member_id, dispute_id)
             await apply_to_rotation(session, group_id, cleared, now, cause)
+        for dispute_id, amount in books.paid_twice:
+            # Won while this debit was processing: the debit paid a debt no longer owed.
+            await refund_debt_paid_twice(session, after, dispute_id, amount, now, cause=cause)
         await add_to_outbox(session, *debt_outgoing.debt_collected(after, now, cause))
         read_fee = debt_outgoing.read_fee_command(after, now, cause)
         if read_fee is not None:
@@ -188,7 +196,7 @@ async def on_debit_disputed(
     if group_id is None or stored is None or collection is None:
         return "not_ours"
     newly = all(r.dispute_id != dispute_id for r in stored.state.receivables)
-    disputed = debt_debit_disputed(collection, dispute_id, dispute_fee, stored.state.receivables, won=won)
+    disputed = debt_debit_disputed(collection, dispute_id, dispute_fee, won=won)
     await ledger.post(session, group_id, disputed.postings, now)
     opened = disputed.opened
     await apply_to_rotation(
@@ -200,14 +208,10 @@ async def on_debit_disputed(
     )
     if newly:
         await add_to_outbox(session, *debt_outgoing.debt_debit_disputed(collection, dispute_id, now, cause))
-    if disputed.cleared:
-        await apply_to_rotation(
-            session, group_id, ReceivableSettled(now, opened.member_id, dispute_id), now, cause
-        )
-    elif won is True:
-        log.warning(
-            "dispute %s of debt debit %s won, but its debt was settled already",
-            dispute_id,
-            debt_collection_id,
-        )
+    if disputed.won:
+        # Still owed: cleared. Paid meanwhile by another debit: paid twice, and that debit is
+        # refunded; written off: the write-off is recovered (``delinquency.receivable_settled``,
+        # ``debt_refunds``).
+        won_back = ReceivableSettled(now, opened.member_id, dispute_id, won=True)
+        await apply_to_rotation(session, group_id, won_back, now, cause)
     return "debt_debit_disputed"

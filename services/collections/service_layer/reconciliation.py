@@ -11,7 +11,7 @@ its members' PaymentIntents.
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 from uuid import UUID, uuid4, uuid5
@@ -28,6 +28,7 @@ from contracts.reconciliation import (
 )
 from services.collections.domain.reconciliation import (
     Difference,
+    LedgerBooks,
     compare,
     daily_run_due_at,
     daily_timer_id,
@@ -36,6 +37,7 @@ from services.collections.domain.reconciliation import (
 )
 from services.collections.service_layer.outgoing import message_id_for, timer
 from services.collections.store import reconciliation as store
+from services.collections.store.debt_reconciliation import debt_books
 from services.collections.store.tables import member_mandates, rotations
 from services.collections.stripe_books import StripeBooksReader
 from services.runtime.outbox import add_to_outbox
@@ -77,7 +79,7 @@ async def reconcile(
 ) -> store.RunRecord:
     """Compare, store the run with its differences and queue its announcement (in ``session``)."""
     cycle_ids, intents = await _scope_and_intents(session, reader, scope)
-    ledger = await store.ledger_books(session, cycle_ids)
+    ledger = await with_debt_debits(session, await store.ledger_books(session, cycle_ids), intents)
     known = [debit.payment_intent_id for debit in ledger.debits if debit.payment_intent_id]
     books = await reader.books(intents, known, cycle_ids)
     record = store.RunRecord(
@@ -116,7 +118,21 @@ async def _scope_and_intents(
     assert scope.group_id is not None
     cycles = set(await store.cycles_of_group(session, scope.group_id))
     listed = await reader.intents_of_customers(await customers_of_groups(session, [scope.group_id]))
-    return cycles, [intent for intent in listed if cycle_of_intent(intent) in cycles]
+    ours = [
+        intent
+        for intent in listed
+        if cycle_of_intent(intent) in cycles or debt_group_of(intent) == scope.group_id
+    ]
+    return cycles, ours
+
+
+async def with_debt_debits(
+    session: AsyncSession, ledger: LedgerBooks, intents: Iterable[dict[str, Any]]
+) -> LedgerBooks:
+    """The ledger's books, with those of the groups whose debt debits are among ``intents``."""
+    groups = {group for group in (debt_group_of(intent) for intent in intents) if group is not None}
+    debits, disputes = await debt_books(session, groups)
+    return replace(ledger, debt_debits=debits, debt_disputes=disputes)
 
 
 async def _earlier_intents_of(
@@ -158,6 +174,17 @@ async def customers_of_groups(session: AsyncSession, group_ids: Iterable[UUID] |
             )
         )
     return customers
+
+
+def debt_group_of(intent: dict[str, Any]) -> UUID | None:
+    """The group of a member's debt debit (a PaymentIntent as Stripe lists it), or None."""
+    metadata = intent.get("metadata") or {}
+    if "debt_collection_id" not in metadata:
+        return None
+    try:
+        return UUID(metadata.get("group_id") or "")
+    except ValueError:
+        return None
 
 
 def cycle_of_intent(intent: dict[str, Any]) -> UUID | None:

@@ -38,7 +38,7 @@ from services.collections.domain.rotation_messages import (
 from services.collections.domain.rotation_saga import decide_rotation
 from services.collections.domain.rotation_state import RotationState
 from services.collections.domain.step import Decision
-from services.collections.service_layer import cycle_steps
+from services.collections.service_layer import cycle_steps, debt_refunds
 from services.collections.service_layer.rotation_outgoing import rotation_outgoing
 from services.collections.store import ledger
 from services.collections.store.cycles import add_cycle, load_cycle
@@ -91,7 +91,7 @@ def rotation_messages_of(before: CycleState, decision: Decision, now: datetime) 
         if earlier is None:
             messages.append(ReceivableOpened(now, dispute.member_id, dispute.dispute_id, dispute.amount))
         if dispute.closed_won is True and (earlier is None or earlier.closed_won is not True):
-            messages.append(ReceivableSettled(now, dispute.member_id, dispute.dispute_id))
+            messages.append(ReceivableSettled(now, dispute.member_id, dispute.dispute_id, won=True))
     messages.extend(
         CycleReported(
             now,
@@ -126,8 +126,9 @@ async def apply_to_rotation(
     return decision.new_state
 
 
-# The rotation's commands that read and write cycles; the others are messages (the outbox).
-COMMANDS_ON_CYCLES = (rc.PlanCycle, rc.DropCycle, rc.StopCycle)
+# The rotation's commands that read and write the database (cycles; a dispute won after its debt
+# closed, its books and refund); the others are messages (the outbox).
+COMMANDS_ON_CYCLES = (rc.PlanCycle, rc.DropCycle, rc.StopCycle, rc.DisputeWonAfterDebtClosed)
 
 
 async def carry_out(
@@ -141,6 +142,8 @@ async def carry_out(
                 log.warning("cycle %s to drop (%s) had started", command.cycle_id, command.reason)
         case rc.StopCycle():
             await cycle_steps.apply_to_cycle(session, command.cycle_id, DeadlineReached(now), now, cause)
+        case rc.DisputeWonAfterDebtClosed():
+            await debt_refunds.on_dispute_won_after_debt_closed(session, command, now, cause)
         case _:
             subject, message = rotation_outgoing(group_id, command, now, cause)
             await add_to_outbox(session, subject, message)

@@ -79,7 +79,7 @@ async def ledger_books(session: AsyncSession, cycle_ids: Iterable[UUID]) -> Ledg
     scope = frozenset(cycle_ids)
     if not scope:
         return LedgerBooks(frozenset())
-    amounts, cycle_of, currency_of = await _booked_amounts(session, scope)
+    amounts, cycle_of, currency_of = await booked_amounts(session, scope)
     attempts = await session.execute(
         select(
             debit_attempts.c.cycle_id,
@@ -138,7 +138,7 @@ async def ledger_books(session: AsyncSession, cycle_ids: Iterable[UUID]) -> Ledg
     )
 
 
-async def _booked_amounts(
+async def booked_amounts(
     session: AsyncSession, scope: frozenset[UUID]
 ) -> tuple[dict[str, int], dict[str, UUID], dict[str, str]]:
     """Each transaction of the cycles by reference: the money it moved (its positive entries)."""

@@ -199,6 +199,33 @@ debt_attempts = Table(
     Index("debt_attempts_by_request", "group_id", "member_id", "request_key", unique=True),
 )
 
+# A debt paid twice refunded (``domain/debt_refunds.py``): one row per debt collection and dispute won
+# after the debt was paid.
+debt_refunds = Table(
+    "debt_refunds",
+    metadata,
+    Column(
+        "debt_collection_id",
+        Uuid,
+        ForeignKey("debt_collections.debt_collection_id"),
+        primary_key=True,
+    ),
+    Column("dispute_id", Text, primary_key=True),
+    Column("group_id", Uuid, nullable=False),
+    Column("member_id", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("payment_intent_id", Text, nullable=False),
+    # Stored before Stripe is called: debt-refund-<debt_collection_id>-<dispute_id>.
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("status", Text, nullable=False),
+    Column("refund_id", Text, unique=True),
+    Column("failure_reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("debt_refunds_by_member", "group_id", "member_id"),
+)
+
 # Reconciliation with Stripe: each run, and the differences it found (append-only).
 reconciliation_runs = Table(
     "reconciliation_runs",

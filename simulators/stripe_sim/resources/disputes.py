@@ -71,6 +71,33 @@ def open_dispute(sim: Simulator, charge: StoredObject) -> StoredObject:
     return dispute
 
 
+def win_dispute(sim: Simulator, dispute: StoredObject) -> StoredObject:
+    """The bank decides a dispute for the platform after all (for BECS a rare reversal, say the
+    member withdrew their claim): the disputed amount comes back to the balance (the dispute fee does
+    not), `charge.dispute.funds_reinstated` and `charge.dispute.closed` with status `won`.
+
+    Chosen: a `lost` dispute may turn `won` this way, since the simulator opens every BECS dispute
+    `lost`; whether Stripe ever reports such a reversal so is unconfirmed."""
+    if dispute.body["status"] == "won":
+        raise invalid_request(f"Dispute {dispute.id} has already been won.")
+    reinstatement = balance_transactions.record(
+        sim,
+        dispute.account,
+        amount=dispute.body["amount"],
+        kind="adjustment",
+        reporting_category="dispute_reversal",
+        source=dispute.id,
+        description=f"Chargeback reversal for {dispute.body['charge']}",
+        currency=dispute.body["currency"],
+    )
+    dispute.body["balance_transactions"] = [*dispute.body["balance_transactions"], reinstatement.body]
+    dispute.body["status"] = "won"
+    sim.objects.save(dispute)
+    emit_event(sim, "charge.dispute.funds_reinstated", dispute.body, account=dispute.account)
+    emit_event(sim, "charge.dispute.closed", dispute.body, account=dispute.account)
+    return dispute
+
+
 def retrieve_dispute(sim: Simulator, request: ApiRequest) -> dict[str, Any]:
     return _find(sim, request).body
 

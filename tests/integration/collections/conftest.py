@@ -120,6 +120,26 @@ async def api_stack(
 
 
 @pytest.fixture
+async def heard_api_stack(
+    faulty_sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
+) -> AsyncIterator[Stack]:
+    """As ``api_stack``, behind the real webhook gateway registered with a simulator whose webhooks
+    come duplicated and reordered (``WEBHOOK_FAULTS``)."""
+    async with _collections_stack(
+        faulty_sim,
+        nats_server,
+        postgres_admin_url,
+        hears_stripe=True,
+        clock_at=API_CLOCK_START,
+        clock="simulated",
+        jwt_hs256_secret=JWT_SECRET,
+        jwt_audience=JWT_AUDIENCE,
+        operator_token=OPERATOR_TOKEN,
+    ) as running:
+        yield running
+
+
+@pytest.fixture
 async def slow_budget_stack(
     sim: RunningSimulator, nats_server: NatsServer, postgres_admin_url: str
 ) -> AsyncIterator[Stack]:

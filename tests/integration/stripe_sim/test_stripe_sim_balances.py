@@ -117,3 +117,29 @@ def test_a_succeeded_debit_can_be_disputed_later_through_the_test_helper(sim: Ru
     assert again.status_code == 400
     assert "already been disputed" in again.json()["error"]["message"]
     assert len(client.v1.disputes.list({"charge": charge.id}).data) == 1
+
+
+def test_a_dispute_the_bank_decides_for_the_platform_reinstates_its_amount_but_not_its_fee(
+    sim: RunningSimulator,
+) -> None:
+    client = sim.client()
+    charge = _settled_charge(sim, "666666660")
+    sim.advance(FUNDS_AVAILABLE)
+    dispute = client.v1.disputes.list({"charge": charge.id}).data[0]
+    before = _balance(client)
+
+    won = sim.helper(f"disputes/{dispute.id}/win")
+
+    assert won["status"] == "won"
+    withdrawal, reinstatement = client.v1.disputes.retrieve(dispute.id).balance_transactions
+    assert withdrawal.amount == -5_000  # still withdrawn: the reinstatement is a second movement
+    assert (reinstatement.reporting_category, reinstatement.amount, reinstatement.fee) == (
+        "dispute_reversal",
+        5_000,
+        0,
+    )
+    assert _balance(client) == (before[0] + 5_000, 0)
+    again = sim.control.post(f"{sim.base_url}/_sim/disputes/{dispute.id}/win")
+    assert again.status_code == 400
+    events = client.v1.events.list({"type": "charge.dispute.closed"}).data
+    assert [e.data.object["status"] for e in events if e.data.object["id"] == dispute.id] == ["won", "lost"]

@@ -96,6 +96,9 @@ def every_posting() -> list[Transaction]:
         postings.receivable_written_off("m1", 5_000, "aud", "decision-1"),
         postings.debt_collected(uuid4(), "m1", "aud", cleared=5_000),
         *postings.debt_stripe_fee(uuid4(), "aud", 55),
+        postings.debt_paid_twice("m1", "dp_1", 5_000, "aud"),
+        postings.debt_refunded(uuid4(), "dp_1", "m1", 5_000, "aud"),
+        postings.write_off_recovered("m1", "dp_1", 5_000, "aud"),
     ]
 
 

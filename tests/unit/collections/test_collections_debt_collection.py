@@ -186,16 +186,15 @@ def test_a_debt_written_off_or_cleared_while_its_debit_processed_is_recovered_or
 
 def test_a_dispute_of_the_debit_that_paid_the_debt_makes_the_member_owe_again() -> None:
     paid = collection()
-    opened = debt_debit_disputed(paid, "dp_debt", 250, RECEIVABLES, won=None)
-    assert (opened.opened, opened.cleared) == (Receivable("bob", "dp_debt", 8_000), False)
+    opened = debt_debit_disputed(paid, "dp_debt", 250, won=None)
+    assert (opened.opened, opened.won) == (Receivable("bob", "dp_debt", 8_000), False)
     assert [t.reference for t in opened.postings] == ["dispute-opened-dp_debt", "dispute-fee-dp_debt"]
     assert balance(opened.postings, Account(AccountKind.DISPUTE_RECEIVABLE, "bob")) == 8_000
     assert balance(opened.postings, Account(AccountKind.STRIPE_FEES)) == 250
-    # Decided for the platform: the money comes back and clears that debt, if still owed.
-    owed_again = (*RECEIVABLES, opened.opened)
-    won = debt_debit_disputed(paid, "dp_debt", 250, owed_again, won=True)
-    assert won.cleared
+    # Decided for the platform: the money comes back, booked as clearing that debt (the rotation
+    # books the rest should the debt have been paid again or written off meanwhile).
+    won = debt_debit_disputed(paid, "dp_debt", 250, won=True)
+    assert won.won
     assert balance(won.postings, Account(AccountKind.DISPUTE_RECEIVABLE, "bob")) == 0
-    written_off = (*RECEIVABLES, replace(opened.opened, written_off=True))
-    assert not debt_debit_disputed(paid, "dp_debt", 250, written_off, won=True).cleared
-    assert not debt_debit_disputed(paid, "dp_debt", 250, owed_again, won=False).cleared
+    assert [t.reference for t in won.postings][-1] == "dispute-won-dp_debt"
+    assert not debt_debit_disputed(paid, "dp_debt", 250, won=False).won

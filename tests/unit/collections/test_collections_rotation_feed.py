@@ -46,7 +46,7 @@ def test_a_dispute_after_payout_opens_a_debt_once_and_a_won_dispute_settles_it()
     assert rotation_messages_of(before, run.apply(dispute(run, 1)), run.now) == []
     before = run.state
     settled = rotation_messages_of(before, run.apply(closed(run, 1, won=True)), run.now)
-    assert settled == [ReceivableSettled(run.now, member, "dp_1")]
+    assert settled == [ReceivableSettled(run.now, member, "dp_1", won=True)]
 
 
 def test_a_dispute_before_payout_is_no_debt() -> None:

@@ -142,3 +142,21 @@ def test_a_dispute_closed_before_it_was_heard_to_open_is_opened_first() -> None:
     member = run.contribution(0).member_id
     assert run.ledger.balance(postings.dispute_receivable(member)) == 5_000
     assert run.state.delinquent_member_ids == (member,)
+
+
+def test_a_lost_dispute_the_bank_reverses_is_won_and_a_stale_lost_never_undoes_a_win() -> None:
+    run = collected_run()
+    for index in range(3):
+        run.succeed(index)
+    run.apply(dispute(run, 0))
+    member = run.contribution(0).member_id
+    run.apply(closed(run, 0, won=False))
+    reversed_ = run.apply(closed(run, 0, won=True))
+    assert [t.reference for t in reversed_.postings] == ["dispute-won-dp_1"]
+    assert run.ledger.balance(postings.dispute_receivable(member)) == 0
+    assert run.state.delinquent_member_ids == ()
+    stale = run.apply(closed(run, 0, won=False))
+    assert (stale.postings, stale.commands) == ((), ())
+    kept = run.state.dispute("dp_1")
+    assert kept is not None
+    assert kept.closed_won is True

@@ -2,12 +2,14 @@
 the objects concerned and both amounts."""
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from services.collections.domain.reconciliation import (
     DifferenceKind,
     LedgerBooks,
     LedgerDebit,
+    LedgerDebtDebit,
     LedgerDispute,
     StripeBooks,
     StripeDebit,
@@ -144,3 +146,39 @@ def test_a_day_is_a_day_in_sydney_and_its_run_is_due_at_three_the_next_morning()
     assert (start, end) == (datetime(2027, 3, 1, 13, tzinfo=UTC), datetime(2027, 3, 2, 13, tzinfo=UTC))
     assert daily_run_due_at(date(2027, 3, 2)) == datetime(2027, 3, 2, 16, tzinfo=UTC)
     assert daily_timer_id(date(2027, 3, 2)) == "collections:reconcile:2027-03-02"
+
+
+GROUP = uuid.uuid4()
+DEBT = uuid.uuid4()
+DEBT_TAGS = {"debt_collection_id": str(DEBT), "attempt": "1", "group_id": str(GROUP), "member_id": "bob"}
+
+
+def test_a_debt_debit_is_compared_with_its_collections_books_not_taken_for_an_unknown_debit() -> None:
+    debt = LedgerDebtDebit(GROUP, DEBT, 1, "pi_debt", "aud", collected=5_000, stripe_fee=80, refunded=5_000)
+    paid_back = at_stripe(payment_intent_id="pi_debt", metadata=DEBT_TAGS, fee=80, refunded=5_000)
+    books = LedgerBooks(frozenset(), debt_debits=(debt,))
+    assert compare(books, StripeBooks((paid_back,))) == []
+    # The refund of the debt paid twice landed at Stripe, but the ledger did not book it.
+    (unbooked,) = compare(
+        LedgerBooks(frozenset(), debt_debits=(replace(debt, refunded=0),)), StripeBooks((paid_back,))
+    )
+    assert (unbooked.kind, unbooked.ledger_reference, unbooked.expected, unbooked.actual) == (
+        DifferenceKind.REFUNDED_DIFFERS,
+        f"debt-refunded-{DEBT}",
+        0,
+        5_000,
+    )
+    (unknown,) = compare(LedgerBooks(frozenset()), StripeBooks((paid_back,)))
+    assert unknown.kind is DifferenceKind.DEBIT_UNKNOWN_TO_LEDGER
+
+
+def test_a_dispute_of_a_debt_debit_is_compared_with_its_books_under_the_group() -> None:
+    debt = LedgerDebtDebit(GROUP, DEBT, 1, "pi_debt", "aud", collected=5_000, stripe_fee=80, refunded=0)
+    disputed = at_stripe(payment_intent_id="pi_debt", metadata=DEBT_TAGS, fee=80)
+    won = StripeDispute("du_debt", "pi_debt", 5_000, "aud", "won")
+    books = LedgerBooks(frozenset(), debt_debits=(debt,), debt_disputes={"du_debt": (5_000, 5_000)})
+    assert compare(books, StripeBooks((disputed,), (won,))) == []
+    (not_won,) = compare(
+        replace(books, debt_disputes={"du_debt": (5_000, 0)}), StripeBooks((disputed,), (won,))
+    )
+    assert (not_won.kind, not_won.expected, not_won.actual) == (DifferenceKind.DISPUTE_WON_DIFFERS, 0, 5_000)
