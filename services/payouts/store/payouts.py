@@ -38,9 +38,6 @@ _MARK_TRIED = update(payout_transfers).where(
     payout_transfers.c.charge_id == any_(bindparam("b_charge_ids", type_=ARRAY(Text))),
     payout_transfers.c.first_tried_at.is_(None),
 )
-_FIRST_TRIED = select(payout_transfers.c.charge_id, payout_transfers.c.first_tried_at).where(
-    payout_transfers.c.cycle_id == bindparam("b_cycle_id")
-)
 _PAID_BEFORE = select(
     exists().where(
         payouts.c.recipient_member_id == bindparam("b_member_id"),
@@ -96,10 +93,18 @@ async def record_new(
 
 
 async def load(session: AsyncSession, cycle_id: UUID, *, lock: bool = True) -> Payout | None:
+    found = await load_with_first_tries(session, cycle_id, lock=lock)
+    return found[0] if found is not None else None
+
+
+async def load_with_first_tries(
+    session: AsyncSession, cycle_id: UUID, *, lock: bool = True
+) -> tuple[Payout, dict[str, datetime | None]] | None:
+    """The payout, and when each of its transfers' current key was first sent (None: not yet)."""
     row = (await session.execute(_PAYOUT_LOCKED if lock else _PAYOUT, {"b_cycle_id": cycle_id})).first()
     if row is None:
         return None
-    rows = await session.execute(_TRANSFERS, {"b_cycle_id": cycle_id})
+    rows = (await session.execute(_TRANSFERS, {"b_cycle_id": cycle_id})).all()
     transfers = tuple(
         PlannedTransfer(
             charge_id=t.charge_id,
@@ -114,7 +119,7 @@ async def load(session: AsyncSession, cycle_id: UUID, *, lock: bool = True) -> P
         )
         for t in rows
     )
-    return Payout(
+    payout = Payout(
         cycle_id=row.cycle_id,
         group_id=row.group_id,
         cycle_number=row.cycle_number,
@@ -128,6 +133,7 @@ async def load(session: AsyncSession, cycle_id: UUID, *, lock: bool = True) -> P
         held_until=row.held_until,
         transfers=transfers,
     )
+    return payout, {t.charge_id: t.first_tried_at for t in rows}
 
 
 async def save_status(session: AsyncSession, before: Payout, after: Payout, now: datetime) -> None:
@@ -150,11 +156,6 @@ async def mark_tried(session: AsyncSession, cycle_id: UUID, charge_ids: list[str
     await session.execute(
         _MARK_TRIED, {"b_cycle_id": cycle_id, "b_charge_ids": charge_ids, "first_tried_at": now}
     )
-
-
-async def first_tried_at(session: AsyncSession, cycle_id: UUID) -> dict[str, datetime | None]:
-    rows = await session.execute(_FIRST_TRIED, {"b_cycle_id": cycle_id})
-    return {row.charge_id: row.first_tried_at for row in rows}
 
 
 async def save_transfer(
