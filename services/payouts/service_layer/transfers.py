@@ -208,9 +208,7 @@ async def _paid(
             for t in paid.transfers
         ],
     )
-    await outgoing.send(session, subjects.PAYOUTS_CYCLE_PAID, fact)
-    await outgoing.notify(
-        session,
+    transferred = outgoing.notice(
         subjects.NOTIFY_MEMBER_POT_TRANSFERRED,
         purpose=f"transferred:{cycle}",
         member_id=paid.recipient_member_id,
@@ -222,6 +220,10 @@ async def _paid(
         group_ids=[paid.group_id],
         now=now,
         cause=command.message_id,
+    )
+    await outgoing.send_all(
+        session,
+        [(subjects.PAYOUTS_CYCLE_PAID, fact), (subjects.NOTIFY_MEMBER_POT_TRANSFERRED, transferred)],
     )
     return f"paid: {len(paid.transfers)} transfers"
 
