@@ -1,19 +1,14 @@
 """The groups as onboarding activated them: who administers each, who is in it, and its plan."""
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.onboarding import GroupActivated
 from services.payouts.store.tables import group_members, groups
-
-# Built once (every payout asks): building a statement and its cache key on every call cost as much
-# CPU as running it (benchmarks/README.md, "Payouts latency").
-_ACTIVATED_AT = select(groups.c.activated_at).where(groups.c.group_id == bindparam("b_group_id"))
 
 
 async def record_activation(session: AsyncSession, activation: GroupActivated) -> bool:
@@ -38,11 +33,6 @@ async def record_activation(session: AsyncSession, activation: GroupActivated) -
         ],
     )
     return True
-
-
-async def activated_at(session: AsyncSession, group_id: UUID) -> datetime | None:
-    found: datetime | None = await session.scalar(_ACTIVATED_AT, {"b_group_id": group_id})
-    return found
 
 
 async def activation(session: AsyncSession, group_id: UUID) -> GroupActivated | None:

@@ -5,15 +5,11 @@ collections decided it, and the later decision wins."""
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payouts.store.tables import cycle_holds
-
-# Built once (every payout asks): building a statement and its cache key on every call cost as much
-# CPU as running it (benchmarks/README.md, "Payouts latency").
-_RELEASED_AT = select(cycle_holds.c.released_at).where(cycle_holds.c.cycle_id == bindparam("b_cycle_id"))
 
 
 async def hold(
@@ -45,9 +41,3 @@ async def release(
             & or_(cycle_holds.c.released_at.is_(None), cycle_holds.c.released_at < decided_at),
         )
     )
-
-
-async def is_held(session: AsyncSession, cycle_id: UUID) -> bool:
-    found = await session.execute(_RELEASED_AT, {"b_cycle_id": cycle_id})
-    row = found.first()
-    return row is not None and row.released_at is None

@@ -10,7 +10,7 @@ the columns an update sets from the values it is given.
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Text, any_, bindparam, exists, select, update
+from sqlalchemy import Text, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,13 +37,6 @@ _MARK_TRIED = update(payout_transfers).where(
     payout_transfers.c.cycle_id == bindparam("b_cycle_id"),
     payout_transfers.c.charge_id == any_(bindparam("b_charge_ids", type_=ARRAY(Text))),
     payout_transfers.c.first_tried_at.is_(None),
-)
-_PAID_BEFORE = select(
-    exists().where(
-        payouts.c.recipient_member_id == bindparam("b_member_id"),
-        payouts.c.status == PayoutStatus.PAID,
-        payouts.c.cycle_id != bindparam("b_cycle_id"),
-    )
 )
 
 
@@ -188,7 +181,3 @@ async def waiting_for_account(session: AsyncSession, connected_account_id: str) 
         .order_by(payouts.c.requested_at)
     )
     return list(rows.scalars())
-
-
-async def recipient_was_paid_before(session: AsyncSession, member_id: str, cycle_id: UUID) -> bool:
-    return bool(await session.scalar(_PAID_BEFORE, {"b_member_id": member_id, "b_cycle_id": cycle_id}))
