@@ -13,6 +13,7 @@ after that, ``find_payment_intent`` and ``find_refund`` look for what the first 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote_plus
 
 import stripe
 
@@ -107,12 +108,20 @@ class StripeCollections:
 
     async def charge_fee(self, payment_intent_id: str) -> int | None:
         """Stripe's fee on the debit's charge (its balance transaction's ``fee``); None while Stripe
-        has not booked the charge yet."""
-        params: Any = {"expand": ["latest_charge.balance_transaction"]}
+        has not booked the charge yet.
+
+        The same request as ``payment_intents.retrieve``, its answer read as plain JSON: the SDK's
+        objects for the intent, its charge and their balance transaction cost more CPU than the
+        rest of the call (benchmarks/README.md, "Payouts latency")."""
         with stripe_errors_translated():
-            intent = await self._client.v1.payment_intents.retrieve_async(payment_intent_id, params)
-        transaction = getattr(intent.latest_charge, "balance_transaction", None)
-        fee = getattr(transaction, "fee", None)
+            answer = await self._client.raw_request_async(
+                "get",
+                f"/v1/payment_intents/{quote_plus(payment_intent_id)}",
+                expand=["latest_charge.balance_transaction"],
+            )
+        charge = answer.data.get("latest_charge")
+        transaction = charge.get("balance_transaction") if isinstance(charge, dict) else None
+        fee = transaction.get("fee") if isinstance(transaction, dict) else None
         return fee if isinstance(fee, int) else None
 
     async def create_refund(self, command: CreateRefund) -> RefundAnswer:

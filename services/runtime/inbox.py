@@ -7,14 +7,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.runtime.tables import inbox
 
+# Built once, run with each message's values: building a statement and its cache key on every call
+# cost as much CPU as running it (benchmarks/README.md, "Payouts latency").
+_RECORD = insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id)
+
 
 async def first_delivery(session: AsyncSession, consumer: str, message_id: UUID, subject: str) -> bool:
     """True if ``consumer`` has not applied ``message_id`` before; records it in the transaction."""
     recorded = await session.execute(
-        insert(inbox)
-        .values(consumer=consumer, message_id=message_id, subject=subject)
-        .on_conflict_do_nothing()
-        .returning(inbox.c.message_id)
+        _RECORD, {"consumer": consumer, "message_id": message_id, "subject": subject}
     )
     return recorded.first() is not None
 
@@ -26,7 +27,7 @@ async def first_deliveries(session: AsyncSession, consumer: str, subjects: dict[
     if not subjects:
         return set()
     recorded = await session.execute(
-        insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id),
+        _RECORD,
         [
             {"consumer": consumer, "message_id": message_id, "subject": subjects[message_id]}
             for message_id in sorted(subjects)

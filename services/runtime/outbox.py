@@ -16,7 +16,8 @@ from typing import Any, cast
 import psycopg
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import BigInteger, Row, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.messages import Message
@@ -34,6 +35,16 @@ CORRELATION_HEADER = "Rosca-Correlation-Id"
 CAUSATION_HEADER = "Rosca-Causation-Id"
 TYPE_HEADER = "Rosca-Message-Type"
 
+# Built once, run with each row's values: building a statement and its cache key on every call cost
+# as much CPU as running it (benchmarks/README.md, "Payouts latency").
+_QUEUE = insert(outbox)
+# The ids as one array (``= ANY``): one statement text whatever their number.
+_MARK_PUBLISHED = (
+    update(outbox)
+    .where(outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+    .values(published_at=func.now(), publish_attempts=outbox.c.publish_attempts + 1)
+)
+
 
 def message_headers(message: Message) -> dict[str, str]:
     headers = {
@@ -48,14 +59,7 @@ def message_headers(message: Message) -> dict[str, str]:
 
 async def add_to_outbox(session: AsyncSession, subject: str, message: Message) -> None:
     """Queue ``message`` for ``subject`` (a logical subject from contracts) in the caller's transaction."""
-    await session.execute(
-        insert(outbox).values(
-            message_id=message.message_id,
-            subject=subject,
-            payload=message.model_dump(mode="json"),
-            headers=message_headers(message),
-        )
-    )
+    await session.execute(_QUEUE, _outbox_row(subject, message))
 
 
 async def add_all_to_outbox(session: AsyncSession, messages: Sequence[tuple[str, Message]]) -> None:
@@ -63,18 +67,16 @@ async def add_all_to_outbox(session: AsyncSession, messages: Sequence[tuple[str,
     a saga step that sends a dozen commands makes one round trip to the database, not a dozen."""
     if not messages:
         return
-    await session.execute(
-        insert(outbox),
-        [
-            {
-                "message_id": message.message_id,
-                "subject": subject,
-                "payload": message.model_dump(mode="json"),
-                "headers": message_headers(message),
-            }
-            for subject, message in messages
-        ],
-    )
+    await session.execute(_QUEUE, [_outbox_row(subject, message) for subject, message in messages])
+
+
+def _outbox_row(subject: str, message: Message) -> dict[str, object]:
+    return {
+        "message_id": message.message_id,
+        "subject": subject,
+        "payload": message.model_dump(mode="json"),
+        "headers": message_headers(message),
+    }
 
 
 class OutboxRelay:
@@ -91,6 +93,13 @@ class OutboxRelay:
         self._js = js
         self._namespace = namespace
         self._batch_size = batch_size
+        self._pending = (
+            select(outbox.c.id, outbox.c.subject, outbox.c.payload, outbox.c.headers)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self.listening = False
@@ -124,22 +133,10 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished rows in order; returns how many were published."""
         async with self._database.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(outbox.c.id, outbox.c.subject, outbox.c.payload, outbox.c.headers)
-                    .where(outbox.c.published_at.is_(None))
-                    .order_by(outbox.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await session.execute(self._pending)).all()
             published, failure = await self._publish_in_order(rows)
             if published:
-                await session.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_(published))
-                    .values(published_at=func.now(), publish_attempts=outbox.c.publish_attempts + 1)
-                )
+                await session.execute(_MARK_PUBLISHED, {"ids": published})
             if failure is not None:
                 failed_id = rows[len(published)].id
                 await session.execute(

@@ -2,6 +2,7 @@
 their turn, and against a rate-limited Stripe (the simulator) every call ends up succeeding."""
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -109,6 +110,34 @@ async def test_a_caller_is_refused_rather_than_queued_beyond_the_longest_wait(
         await budget.reserve()
     with pytest.raises(StripeBusyError), stripe_errors_translated():
         await budget.reserve()
+
+
+async def test_callers_waiting_together_get_their_own_slots_and_only_those_past_the_longest_wait_are_refused(
+    replicas: tuple[NatsClient, NatsClient], namespace: str
+) -> None:
+    budget = budget_of(replicas[0], Namespace(namespace).bucket("budget"), max_wait_seconds=0.5)
+    answers = await asyncio.gather(*(budget.reserve() for _ in range(RATE)), return_exceptions=True)
+    slots = sorted(answer for answer in answers if isinstance(answer, float))
+    refused = [answer for answer in answers if isinstance(answer, RequestBudgetExhaustedError)]
+    # 0.5 s of slots 1/RATE apart, the first now: 11, or one more if they were taken in two goes.
+    assert RATE // 2 + 1 <= len(slots) <= RATE // 2 + 2
+    assert len(slots) + len(refused) == RATE
+    assert all(later - earlier >= 1 / RATE - 1e-6 for earlier, later in itertools.pairwise(slots))
+
+
+async def test_a_caller_cancelled_while_taking_slots_for_others_leaves_them_served(
+    replicas: tuple[NatsClient, NatsClient], namespace: str
+) -> None:
+    budget = budget_of(replicas[0], Namespace(namespace).bucket("budget"))
+    first = asyncio.create_task(budget.reserve())
+    await asyncio.sleep(0)  # it holds the lock and asks NATS for its slot
+    waiting = [asyncio.create_task(budget.reserve()) for _ in range(5)]
+    await asyncio.sleep(0)  # the five queue behind it
+    await first
+    await asyncio.sleep(0)  # the first of them takes slots for all five (the lock passed to it)
+    waiting[0].cancel()
+    slots = await asyncio.wait_for(asyncio.gather(*waiting[1:]), timeout=10)
+    assert len(set(slots)) == 4
 
 
 async def test_without_nats_the_budget_is_unavailable_not_skipped() -> None:

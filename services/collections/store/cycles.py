@@ -6,7 +6,7 @@ from typing import Any, Final
 from uuid import UUID
 
 from pydantic import TypeAdapter
-from sqlalchemy import Column, Table, case, literal, select, update
+from sqlalchemy import Column, Table, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,28 @@ _STATE: Final = TypeAdapter(CycleState)
 # The contribution's status when its current attempt failed: the attempt keeps the failure's code.
 ATTEMPT_FAILED: Final = frozenset(
     {ContributionStatus.RETRY_SCHEDULED, ContributionStatus.AWAITING_MANDATE, ContributionStatus.FAILED_FINAL}
+)
+
+
+# A cycle's step loads and saves its cycle: both statements built once, run with the step's values
+# (building a statement and its cache key on every call cost as much CPU as running it).
+_CYCLE_LOCKED: Final = (
+    select(cycles.c.state, cycles.c.version)
+    .where(cycles.c.cycle_id == bindparam("b_cycle_id"))
+    .with_for_update()
+)
+_SAVE_CYCLE: Final = (
+    update(cycles)
+    .where(cycles.c.cycle_id == bindparam("b_cycle_id"), cycles.c.version == bindparam("b_version"))
+    .values(
+        status=bindparam("b_status"),
+        state=bindparam("b_state"),
+        version=bindparam("b_new_version"),
+        updated_at=bindparam("b_now"),
+        status_since=case(
+            (cycles.c.status == bindparam("b_status"), cycles.c.status_since), else_=bindparam("b_now")
+        ),
+    )
 )
 
 
@@ -62,11 +84,7 @@ async def add_cycle(session: AsyncSession, state: CycleState, now: datetime) -> 
 async def load_cycle(session: AsyncSession, cycle_id: UUID) -> StoredCycle | None:
     """The cycle, locked until the transaction ends: messages of one cycle queue rather than race
     (the version check in ``save_cycle`` still guards any path that reads without this lock)."""
-    row = (
-        await session.execute(
-            select(cycles.c.state, cycles.c.version).where(cycles.c.cycle_id == cycle_id).with_for_update()
-        )
-    ).first()
+    row = (await session.execute(_CYCLE_LOCKED, {"b_cycle_id": cycle_id})).first()
     if row is None:
         return None
     return StoredCycle(state_of(row.state), row.version)
@@ -75,17 +93,15 @@ async def load_cycle(session: AsyncSession, cycle_id: UUID) -> StoredCycle | Non
 async def save_cycle(session: AsyncSession, stored: StoredCycle, state: CycleState, now: datetime) -> None:
     """Write ``state`` over the version it was decided from, or refuse if that version is gone."""
     saved = await session.execute(
-        update(cycles)
-        .where(cycles.c.cycle_id == state.plan.cycle_id, cycles.c.version == stored.version)
-        .values(
-            status=state.status.value,
-            state=state_document(state),
-            version=stored.version + 1,
-            updated_at=now,
-            status_since=case(
-                (cycles.c.status == state.status.value, cycles.c.status_since), else_=literal(now)
-            ),
-        )
+        _SAVE_CYCLE,
+        {
+            "b_cycle_id": state.plan.cycle_id,
+            "b_version": stored.version,
+            "b_status": state.status.value,
+            "b_state": state_document(state),
+            "b_new_version": stored.version + 1,
+            "b_now": now,
+        },
     )
     if saved.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentCycleUpdateError(

@@ -1,6 +1,7 @@
 """The group ledger: append-only, each transaction once by its reference, in integer minor units."""
 
 from datetime import datetime
+from typing import Final
 from uuid import UUID
 
 from sqlalchemy import select
@@ -10,26 +11,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.collections.domain.ledger import Account, AccountKind, Entry, Transaction
 from services.collections.store.tables import ledger_entries, ledger_transactions
 
+# Built once, run with each transaction's values: building a statement and its cache key on every
+# call cost as much CPU as running it (benchmarks/README.md, "Payouts latency").
+_NEW_TRANSACTION: Final = (
+    insert(ledger_transactions).on_conflict_do_nothing().returning(ledger_transactions.c.reference)
+)
+_NEW_ENTRIES: Final = insert(ledger_entries)
+
 
 async def post(
     session: AsyncSession, cycle_id: UUID, transactions: tuple[Transaction, ...], now: datetime
 ) -> None:
     for transaction in transactions:
         added = await session.execute(
-            insert(ledger_transactions)
-            .values(
-                reference=transaction.reference,
-                cycle_id=cycle_id,
-                currency=transaction.currency,
-                posted_at=now,
-            )
-            .on_conflict_do_nothing()
-            .returning(ledger_transactions.c.reference)
+            _NEW_TRANSACTION,
+            {
+                "reference": transaction.reference,
+                "cycle_id": cycle_id,
+                "currency": transaction.currency,
+                "posted_at": now,
+            },
         )
         if added.first() is None:
             continue  # the step that causes it was booked before
         await session.execute(
-            insert(ledger_entries),
+            _NEW_ENTRIES,
             [
                 {
                     "reference": transaction.reference,

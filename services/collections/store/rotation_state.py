@@ -7,7 +7,7 @@ from typing import Any, Final
 from uuid import UUID
 
 from pydantic import TypeAdapter
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.collections.domain.cycle import CycleState, CycleStatus
@@ -31,6 +31,20 @@ _STATE: Final = TypeAdapter(RotationState)
 _DECISIONS: Final[dict[str, TypeAdapter[Any]]] = {
     kind.__name__: TypeAdapter(kind) for kind in (RetryRound, RemoveMembers, DissolveGroup)
 }
+
+
+# Every cycle step loads and saves its group's rotation: both statements built once, run with the
+# step's values (building a statement and its cache key on every call cost as much CPU as running it).
+_ROTATION_LOCKED: Final = (
+    select(rotations.c.state, rotations.c.version)
+    .where(rotations.c.group_id == bindparam("b_group_id"))
+    .with_for_update()
+)
+_SAVE_ROTATION: Final = (
+    update(rotations)
+    .where(rotations.c.group_id == bindparam("b_group_id"), rotations.c.version == bindparam("b_version"))
+    .values(state=bindparam("b_state"), version=bindparam("b_new_version"), updated_at=bindparam("b_now"))
+)
 
 
 class ConcurrentRotationUpdateError(Exception):
@@ -75,13 +89,7 @@ async def start_rotation(session: AsyncSession, state: RotationState, now: datet
 async def load_rotation(session: AsyncSession, group_id: UUID) -> StoredRotation | None:
     """The group's rotation, locked until the transaction ends; None for a group never activated
     here, or activated before the rotation saga ran."""
-    row = (
-        await session.execute(
-            select(rotations.c.state, rotations.c.version)
-            .where(rotations.c.group_id == group_id)
-            .with_for_update()
-        )
-    ).first()
+    row = (await session.execute(_ROTATION_LOCKED, {"b_group_id": group_id})).first()
     if row is None or row.state is None:
         return None
     return StoredRotation(state_of(row.state), row.version)
@@ -91,9 +99,14 @@ async def save_rotation(
     session: AsyncSession, stored: StoredRotation, state: RotationState, now: datetime
 ) -> None:
     saved = await session.execute(
-        update(rotations)
-        .where(rotations.c.group_id == state.group_id, rotations.c.version == stored.version)
-        .values(state=state_document(state), version=stored.version + 1, updated_at=now)
+        _SAVE_ROTATION,
+        {
+            "b_group_id": state.group_id,
+            "b_version": stored.version,
+            "b_state": state_document(state),
+            "b_new_version": stored.version + 1,
+            "b_now": now,
+        },
     )
     if saved.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentRotationUpdateError(

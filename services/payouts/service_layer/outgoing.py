@@ -11,7 +11,7 @@ from contracts import subjects
 from contracts.messages import Message
 from contracts.notifications import MemberNotification
 from contracts.scheduler import ScheduleTimer
-from services.runtime.outbox import add_to_outbox
+from services.runtime.outbox import add_all_to_outbox, add_to_outbox
 
 # The API step that fixes a payout account (restricted, capability inactive, bad bank details): a
 # fresh Stripe onboarding link for the member's Express account.
@@ -34,6 +34,11 @@ def envelope(purpose: str, now: datetime, correlation_id: str, cause: UUID | Non
 
 async def send(session: AsyncSession, subject: str, message: Message) -> None:
     await add_to_outbox(session, subject, message)
+
+
+async def send_all(session: AsyncSession, messages: list[tuple[str, Message]]) -> None:
+    """Each ``(subject, message)``, in order, in one statement."""
+    await add_all_to_outbox(session, messages)
 
 
 async def schedule(
@@ -66,14 +71,39 @@ async def notify(
     now: datetime,
     cause: UUID | None,
 ) -> None:
-    kind = subject.removeprefix(f"{subjects.NOTIFY_MEMBER_PREFIX}.")
-    notice = MemberNotification(
+    told = notice(
+        subject,
+        purpose=purpose,
+        member_id=member_id,
+        title=title,
+        body=body,
+        action=action,
+        group_ids=group_ids,
+        now=now,
+        cause=cause,
+    )
+    await add_to_outbox(session, subject, told)
+
+
+def notice(
+    subject: str,
+    *,
+    purpose: str,
+    member_id: str,
+    title: str,
+    body: str,
+    action: str | None,
+    group_ids: list[UUID],
+    now: datetime,
+    cause: UUID | None,
+) -> MemberNotification:
+    """The notice ``notify`` sends, for sending with other messages."""
+    return MemberNotification(
         **envelope(f"notify:{purpose}", now, member_id, cause),
         member_id=member_id,
-        kind=kind,
+        kind=subject.removeprefix(f"{subjects.NOTIFY_MEMBER_PREFIX}."),
         title=title,
         body=body,
         action=action,
         group_ids=group_ids,
     )
-    await add_to_outbox(session, subject, notice)

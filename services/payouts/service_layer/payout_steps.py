@@ -25,7 +25,7 @@ from services.payouts.domain.decision import (
 )
 from services.payouts.domain.payout import Payout, PayoutStatus, PlannedTransfer
 from services.payouts.service_layer import outgoing
-from services.payouts.store import accounts, groups, holds
+from services.payouts.store import accounts, decision_reads
 from services.payouts.store import payouts as store
 
 log = logging.getLogger(__name__)
@@ -110,15 +110,12 @@ async def _decide(
     forced: bool,
     requested_at: datetime | None,
 ) -> Decision:
-    activated_at = await groups.activated_at(session, payout.group_id)
-    fallback = activated_at or requested_at or now
+    reads = await decision_reads.read(session, payout)
     circumstances = Circumstances(
-        owes_the_group=await holds.is_held(session, payout.cycle_id),
+        owes_the_group=reads.held,
         account=await accounts.load(session, payout.connected_account_id),
-        first_pot=not await store.recipient_was_paid_before(
-            session, payout.recipient_member_id, payout.cycle_id
-        ),
-        ready_since_fallback=fallback,
+        first_pot=not reads.recipient_paid_before,
+        ready_since_fallback=reads.group_activated_at or requested_at or now,
         first_payout_hold_business_days=deps.settings.first_payout_hold_business_days,
         forced=forced,
     )

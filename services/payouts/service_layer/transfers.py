@@ -67,11 +67,13 @@ Outcome = Made | Refused | Failed
 async def make_transfers(
     session: AsyncSession, command: MakeTransfers, deps: Payouts, now: datetime, *, last_try: bool
 ) -> str:
-    payout = await store.load(session, command.cycle_id)
-    if payout is None or payout.status is not PayoutStatus.TRANSFERRING or payout.round != command.round:
+    loaded = await store.load_with_first_tries(session, command.cycle_id)
+    if loaded is None:
+        return "stale: the payout moved on"
+    payout, first_tried = loaded
+    if payout.status is not PayoutStatus.TRANSFERRING or payout.round != command.round:
         return "stale: the payout moved on"
     to_make = payout.transfers_to_make
-    first_tried = await store.first_tried_at(session, payout.cycle_id)
     await store.mark_tried(session, payout.cycle_id, [t.charge_id for t in to_make], now)
     outcomes = await asyncio.gather(
         *(_make_one(deps.stripe, _request(payout, t), first_tried.get(t.charge_id), now) for t in to_make)
@@ -206,9 +208,7 @@ async def _paid(
             for t in paid.transfers
         ],
     )
-    await outgoing.send(session, subjects.PAYOUTS_CYCLE_PAID, fact)
-    await outgoing.notify(
-        session,
+    transferred = outgoing.notice(
         subjects.NOTIFY_MEMBER_POT_TRANSFERRED,
         purpose=f"transferred:{cycle}",
         member_id=paid.recipient_member_id,
@@ -220,6 +220,10 @@ async def _paid(
         group_ids=[paid.group_id],
         now=now,
         cause=command.message_id,
+    )
+    await outgoing.send_all(
+        session,
+        [(subjects.PAYOUTS_CYCLE_PAID, fact), (subjects.NOTIFY_MEMBER_POT_TRANSFERRED, transferred)],
     )
     return f"paid: {len(paid.transfers)} transfers"
 

@@ -1,6 +1,5 @@
 """The groups as onboarding activated them: who administers each, who is in it, and its plan."""
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -34,13 +33,6 @@ async def record_activation(session: AsyncSession, activation: GroupActivated) -
         ],
     )
     return True
-
-
-async def activated_at(session: AsyncSession, group_id: UUID) -> datetime | None:
-    found: datetime | None = await session.scalar(
-        select(groups.c.activated_at).where(groups.c.group_id == group_id)
-    )
-    return found
 
 
 async def activation(session: AsyncSession, group_id: UUID) -> GroupActivated | None:

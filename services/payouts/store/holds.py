@@ -5,7 +5,7 @@ collections decided it, and the later decision wins."""
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,9 +41,3 @@ async def release(
             & or_(cycle_holds.c.released_at.is_(None), cycle_holds.c.released_at < decided_at),
         )
     )
-
-
-async def is_held(session: AsyncSession, cycle_id: UUID) -> bool:
-    found = await session.execute(select(cycle_holds.c.released_at).where(cycle_holds.c.cycle_id == cycle_id))
-    row = found.first()
-    return row is not None and row.released_at is None

@@ -1,15 +1,43 @@
 """Payouts and their transfers in the database: read one (locked while deciding), record a new
-one, save what a step changed."""
+one, save what a step changed.
+
+The statements a cycle's payout runs are built once, here, and run with each payout's values:
+building a statement and its cache key on every call cost as much CPU as running it
+(benchmarks/README.md, "Payouts latency"). Where-clause parameters are named ``b_*``, apart from
+the columns an update sets from the values it is given.
+"""
 
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import exists, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Text, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payouts.domain.payout import Payout, PayoutStatus, PlannedTransfer
 from services.payouts.store.tables import payout_transfers, payouts
+
+_NEW_PAYOUT = (
+    insert(payouts).on_conflict_do_nothing(index_elements=["cycle_id"]).returning(payouts.c.cycle_id)
+)
+_NEW_TRANSFERS = insert(payout_transfers)
+_PAYOUT = select(payouts).where(payouts.c.cycle_id == bindparam("b_cycle_id"))
+_PAYOUT_LOCKED = _PAYOUT.with_for_update()
+_TRANSFERS = (
+    select(payout_transfers)
+    .where(payout_transfers.c.cycle_id == bindparam("b_cycle_id"))
+    .order_by(payout_transfers.c.charge_id)
+)
+_SAVE_PAYOUT = update(payouts).where(payouts.c.cycle_id == bindparam("b_cycle_id"))
+_SAVE_TRANSFER = update(payout_transfers).where(
+    payout_transfers.c.cycle_id == bindparam("b_cycle_id"),
+    payout_transfers.c.charge_id == bindparam("b_charge_id"),
+)
+_MARK_TRIED = update(payout_transfers).where(
+    payout_transfers.c.cycle_id == bindparam("b_cycle_id"),
+    payout_transfers.c.charge_id == any_(bindparam("b_charge_ids", type_=ARRAY(Text))),
+    payout_transfers.c.first_tried_at.is_(None),
+)
 
 
 async def record_new(
@@ -17,31 +45,29 @@ async def record_new(
 ) -> bool:
     """Store a payout and its planned transfers (with their keys), once: False if it exists."""
     inserted = await session.execute(
-        insert(payouts)
-        .values(
-            cycle_id=payout.cycle_id,
-            group_id=payout.group_id,
-            cycle_number=payout.cycle_number,
-            recipient_member_id=payout.recipient_member_id,
-            connected_account_id=payout.connected_account_id,
-            currency=payout.currency,
-            transfer_group=payout.transfer_group,
-            transfer_total=payout.transfer_total,
-            platform_fee_total=platform_fee_total,
-            status=payout.status,
-            round=payout.round,
-            reason=payout.reason,
-            held_until=payout.held_until,
-            requested_at=requested_at,
-            status_since=now,
-        )
-        .on_conflict_do_nothing(index_elements=["cycle_id"])
-        .returning(payouts.c.cycle_id)
+        _NEW_PAYOUT,
+        {
+            "cycle_id": payout.cycle_id,
+            "group_id": payout.group_id,
+            "cycle_number": payout.cycle_number,
+            "recipient_member_id": payout.recipient_member_id,
+            "connected_account_id": payout.connected_account_id,
+            "currency": payout.currency,
+            "transfer_group": payout.transfer_group,
+            "transfer_total": payout.transfer_total,
+            "platform_fee_total": platform_fee_total,
+            "status": payout.status,
+            "round": payout.round,
+            "reason": payout.reason,
+            "held_until": payout.held_until,
+            "requested_at": requested_at,
+            "status_since": now,
+        },
     )
     if inserted.first() is None:
         return False
     await session.execute(
-        insert(payout_transfers),
+        _NEW_TRANSFERS,
         [
             {
                 "cycle_id": payout.cycle_id,
@@ -60,15 +86,18 @@ async def record_new(
 
 
 async def load(session: AsyncSession, cycle_id: UUID, *, lock: bool = True) -> Payout | None:
-    query = select(payouts).where(payouts.c.cycle_id == cycle_id)
-    row = (await session.execute(query.with_for_update() if lock else query)).first()
+    found = await load_with_first_tries(session, cycle_id, lock=lock)
+    return found[0] if found is not None else None
+
+
+async def load_with_first_tries(
+    session: AsyncSession, cycle_id: UUID, *, lock: bool = True
+) -> tuple[Payout, dict[str, datetime | None]] | None:
+    """The payout, and when each of its transfers' current key was first sent (None: not yet)."""
+    row = (await session.execute(_PAYOUT_LOCKED if lock else _PAYOUT, {"b_cycle_id": cycle_id})).first()
     if row is None:
         return None
-    rows = await session.execute(
-        select(payout_transfers)
-        .where(payout_transfers.c.cycle_id == cycle_id)
-        .order_by(payout_transfers.c.charge_id)
-    )
+    rows = (await session.execute(_TRANSFERS, {"b_cycle_id": cycle_id})).all()
     transfers = tuple(
         PlannedTransfer(
             charge_id=t.charge_id,
@@ -83,7 +112,7 @@ async def load(session: AsyncSession, cycle_id: UUID, *, lock: bool = True) -> P
         )
         for t in rows
     )
-    return Payout(
+    payout = Payout(
         cycle_id=row.cycle_id,
         group_id=row.group_id,
         cycle_number=row.cycle_number,
@@ -97,6 +126,7 @@ async def load(session: AsyncSession, cycle_id: UUID, *, lock: bool = True) -> P
         held_until=row.held_until,
         transfers=transfers,
     )
+    return payout, {t.charge_id: t.first_tried_at for t in rows}
 
 
 async def save_status(session: AsyncSession, before: Payout, after: Payout, now: datetime) -> None:
@@ -110,30 +140,15 @@ async def save_status(session: AsyncSession, before: Payout, after: Payout, now:
         values["status_since"] = now
     if after.status is PayoutStatus.PAID:
         values["paid_at"] = now
-    await session.execute(update(payouts).where(payouts.c.cycle_id == after.cycle_id).values(**values))
+    await session.execute(_SAVE_PAYOUT, {"b_cycle_id": after.cycle_id, **values})
 
 
 async def mark_tried(session: AsyncSession, cycle_id: UUID, charge_ids: list[str], now: datetime) -> None:
     """When each transfer's current key was first sent: a key older than Stripe keeps keys is looked
     up before it is used again."""
     await session.execute(
-        update(payout_transfers)
-        .where(
-            payout_transfers.c.cycle_id == cycle_id,
-            payout_transfers.c.charge_id.in_(charge_ids),
-            payout_transfers.c.first_tried_at.is_(None),
-        )
-        .values(first_tried_at=now)
+        _MARK_TRIED, {"b_cycle_id": cycle_id, "b_charge_ids": charge_ids, "first_tried_at": now}
     )
-
-
-async def first_tried_at(session: AsyncSession, cycle_id: UUID) -> dict[str, datetime | None]:
-    rows = await session.execute(
-        select(payout_transfers.c.charge_id, payout_transfers.c.first_tried_at).where(
-            payout_transfers.c.cycle_id == cycle_id
-        )
-    )
-    return {row.charge_id: row.first_tried_at for row in rows}
 
 
 async def save_transfer(
@@ -151,9 +166,7 @@ async def save_transfer(
     else:
         values["first_tried_at"] = None  # a new attempt's key was never sent
     await session.execute(
-        update(payout_transfers)
-        .where(payout_transfers.c.cycle_id == cycle_id, payout_transfers.c.charge_id == transfer.charge_id)
-        .values(**values)
+        _SAVE_TRANSFER, {"b_cycle_id": cycle_id, "b_charge_id": transfer.charge_id, **values}
     )
 
 
@@ -168,14 +181,3 @@ async def waiting_for_account(session: AsyncSession, connected_account_id: str) 
         .order_by(payouts.c.requested_at)
     )
     return list(rows.scalars())
-
-
-async def recipient_was_paid_before(session: AsyncSession, member_id: str, cycle_id: UUID) -> bool:
-    query = select(
-        exists().where(
-            payouts.c.recipient_member_id == member_id,
-            payouts.c.status == PayoutStatus.PAID,
-            payouts.c.cycle_id != cycle_id,
-        )
-    )
-    return bool(await session.scalar(query))
