@@ -210,6 +210,21 @@ async def test_a_request_body_of_unknown_length_is_streamed_to_the_service(
     assert answer.json()["body"] == '{"name": "Ana"}'
 
 
+async def test_the_service_gets_the_clients_headers_with_none_of_the_gateways_defaults_added(
+    gateway: httpx.AsyncClient,
+) -> None:
+    answer = await gateway.post(
+        "/onboarding/members",
+        content=b"x",
+        headers={"user-agent": "frontend/1", "accept-encoding": "identity"},
+    )
+
+    echoed = answer.json()["headers"]
+    assert echoed["user-agent"] == "frontend/1"
+    assert echoed["accept-encoding"] == "identity"
+    assert "content-type" not in echoed
+
+
 async def test_an_answer_streamed_by_the_service_reaches_the_client_whole(gateway: httpx.AsyncClient) -> None:
     answer = await gateway.get("/onboarding/streamed")
 
