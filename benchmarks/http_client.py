@@ -27,6 +27,14 @@ class Connection:
             b"POST " + path.encode() + b" HTTP/1.1\r\nHost: " + self._host + b"\r\n" + head
             + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
         )  # fmt: skip
+        return await self._answer()
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        """GET ``path``; the status and the body (the answer must carry a Content-Length)."""
+        self._writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: " + self._host + b"\r\n\r\n")
+        return await self._answer()
+
+    async def _answer(self) -> tuple[int, bytes]:
         answer = await self._reader.readuntil(b"\r\n\r\n")
         status = int(answer[9:12])
         length = 0

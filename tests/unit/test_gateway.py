@@ -1,27 +1,29 @@
-"""The gateway routes by path prefix, unchanged, to small upstream apps mounted in its HTTP client."""
+"""The gateway routes by path prefix, unchanged, to small upstream apps served on loopback ports."""
 
 import asyncio
+import gzip
 import json
 import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, MutableMapping
+from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from rosca.gateway import create_gateway_app, parse_origins, parse_routes
-from rosca.stack.ports import free_port
+from rosca.stack.ports import LOOPBACK, free_port
 
-ONBOARDING = "http://onboarding.upstream"
-PAYOUTS = "http://payouts.upstream:9000"
 FRONTEND = "http://localhost:3000"
+ENCODED_BODY = gzip.compress(b'{"encoded": true}')
 
 
 def echo_app(name: str) -> Starlette:
@@ -43,30 +45,82 @@ def echo_app(name: str) -> Starlette:
         answer.headers["x-upstream"] = name
         return answer
 
+    async def slow(_request: Request) -> Response:
+        await asyncio.sleep(2)
+        return JSONResponse({"upstream": name})
+
+    async def encoded(_request: Request) -> Response:
+        return Response(ENCODED_BODY, media_type="application/json", headers={"content-encoding": "gzip"})
+
+    async def moved(_request: Request) -> Response:
+        return RedirectResponse(f"/{name}/elsewhere", status_code=307)
+
+    async def streamed(_request: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            for number in range(3):
+                yield f"chunk {number};".encode()
+                await asyncio.sleep(0.01)
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
-    return Starlette(routes=[Route("/{path:path}", echo, methods=methods)])
+    return Starlette(
+        routes=[
+            Route(f"/{name}/slow", slow),
+            Route(f"/{name}/encoded", encoded),
+            Route(f"/{name}/moved", moved),
+            Route(f"/{name}/streamed", streamed),
+            Route("/{path:path}", echo, methods=methods),
+        ]
+    )
+
+
+@asynccontextmanager
+async def serving(app: Starlette) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on a free loopback port, in this event loop; its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", lifespan="off")
+    )
+    serving_task = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving_task.done():
+            serving_task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://{LOOPBACK}:{port}"
+    finally:
+        server.should_exit = True
+        await serving_task
+
+
+@pytest.fixture(scope="module")
+async def upstreams() -> AsyncIterator[dict[str, str]]:
+    async with serving(echo_app("onboarding")) as onboarding, serving(echo_app("payouts")) as payouts:
+        yield {"onboarding": onboarding, "payouts": payouts}
 
 
 @pytest.fixture
-async def gateway_app(unused_upstream: str) -> AsyncIterator[Starlette]:
-    upstreams = httpx.AsyncClient(
-        mounts={
-            ONBOARDING: httpx.ASGITransport(app=echo_app("onboarding")),
-            PAYOUTS: httpx.ASGITransport(app=echo_app("payouts")),
-        }
+def gateway_app(upstreams: dict[str, str], unused_upstream: str) -> Starlette:
+    return create_gateway_app(
+        {**upstreams, "webhooks": unused_upstream}, cors_origins=[FRONTEND], answer_timeout=0.5
     )
-    async with upstreams:
-        yield create_gateway_app(
-            {"onboarding": ONBOARDING, "payouts": PAYOUTS, "webhooks": unused_upstream},
-            client=upstreams,
-            cors_origins=[FRONTEND],
-        )
 
 
 @pytest.fixture
 async def gateway(gateway_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with calling(gateway_app) as client:
+        yield client
+
+
+@asynccontextmanager
+async def calling(gateway_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway app, started as uvicorn starts it (its HTTP client opens and closes)."""
     transport = httpx.ASGITransport(app=gateway_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+    async with (
+        gateway_app.router.lifespan_context(gateway_app),
+        httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client,
+    ):
         yield client
 
 
@@ -88,7 +142,7 @@ async def test_routes_each_prefix_to_its_service_with_the_path_unchanged(gateway
 
 
 async def test_forwards_method_headers_and_body_and_returns_the_upstream_answer(
-    gateway: httpx.AsyncClient,
+    gateway: httpx.AsyncClient, upstreams: dict[str, str]
 ) -> None:
     answer = await gateway.post(
         "/onboarding/members",
@@ -102,7 +156,7 @@ async def test_forwards_method_headers_and_body_and_returns_the_upstream_answer(
     assert echoed["body"] == '{"name": "Ana"}'
     assert echoed["headers"]["authorization"] == "Bearer t0ken"
     assert echoed["headers"]["x-request-id"] == "r-1"
-    assert echoed["headers"]["host"] == "onboarding.upstream"
+    assert echoed["headers"]["host"] == urlsplit(upstreams["onboarding"]).netloc
     assert echoed["headers"]["x-forwarded-proto"] == "http"
     assert echoed["headers"]["x-forwarded-host"] == "gateway.test"
     assert echoed["headers"]["x-forwarded-for"]
@@ -133,6 +187,73 @@ async def test_a_service_that_does_not_answer_is_a_502_naming_it(gateway: httpx.
     assert answer.json()["error"]["type"] == "upstream_unavailable"
     assert answer.json()["error"]["service"] == "webhooks"
     assert "webhooks" in answer.json()["error"]["message"]
+
+
+async def test_a_service_that_answers_too_late_is_a_504_naming_it(gateway: httpx.AsyncClient) -> None:
+    answer = await gateway.get("/payouts/slow")
+
+    assert answer.status_code == 504
+    assert answer.json()["error"]["type"] == "upstream_timeout"
+    assert answer.json()["error"]["service"] == "payouts"
+
+
+async def test_a_request_body_of_unknown_length_is_streamed_to_the_service(
+    gateway: httpx.AsyncClient,
+) -> None:
+    async def parts() -> AsyncIterator[bytes]:
+        for part in (b'{"name": ', b'"Ana"}'):
+            yield part
+
+    answer = await gateway.post("/onboarding/members", content=parts())
+
+    assert answer.status_code == 201
+    assert answer.json()["body"] == '{"name": "Ana"}'
+
+
+async def test_the_service_gets_the_clients_headers_with_none_of_the_gateways_defaults_added(
+    gateway: httpx.AsyncClient,
+) -> None:
+    answer = await gateway.post(
+        "/onboarding/members",
+        content=b"x",
+        headers={"user-agent": "frontend/1", "accept-encoding": "identity"},
+    )
+
+    echoed = answer.json()["headers"]
+    assert echoed["user-agent"] == "frontend/1"
+    assert echoed["accept-encoding"] == "identity"
+    assert "content-type" not in echoed
+
+
+async def test_an_answer_streamed_by_the_service_reaches_the_client_whole(gateway: httpx.AsyncClient) -> None:
+    answer = await gateway.get("/onboarding/streamed")
+
+    assert answer.status_code == 200
+    assert answer.text == "chunk 0;chunk 1;chunk 2;"
+
+
+async def test_an_encoded_answer_passes_through_unchanged(gateway: httpx.AsyncClient) -> None:
+    async with gateway.stream("GET", "/onboarding/encoded") as answer:
+        raw = b"".join([chunk async for chunk in answer.aiter_raw()])
+
+    assert answer.headers["content-encoding"] == "gzip"
+    assert raw == ENCODED_BODY
+
+
+async def test_a_redirect_is_returned_to_the_client_not_followed(gateway: httpx.AsyncClient) -> None:
+    answer = await gateway.get("/onboarding/moved")
+
+    assert answer.status_code == 307
+    assert answer.headers["location"] == "/onboarding/elsewhere"
+
+
+async def test_cookies_a_service_sets_are_not_sent_back_by_the_gateway(gateway: httpx.AsyncClient) -> None:
+    first = await gateway.get("/onboarding/members/me")
+    gateway.cookies.clear()  # the test's own client keeps cookies; the gateway must not
+    second = await gateway.get("/onboarding/members/me")
+
+    assert first.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    assert "cookie" not in second.json()["headers"]
 
 
 async def test_the_index_lists_every_service_with_its_docs(gateway: httpx.AsyncClient) -> None:
@@ -186,13 +307,9 @@ async def test_an_origin_not_configured_gets_no_cors_grant(gateway: httpx.AsyncC
     assert "access-control-allow-origin" not in call.headers
 
 
-async def test_without_configured_origins_no_origin_is_granted(unused_upstream: str) -> None:
-    upstreams = httpx.AsyncClient(mounts={ONBOARDING: httpx.ASGITransport(app=echo_app("onboarding"))})
-    app = create_gateway_app({"onboarding": ONBOARDING}, client=upstreams)
-    async with (
-        upstreams,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client,
-    ):
+async def test_without_configured_origins_no_origin_is_granted(upstreams: dict[str, str]) -> None:
+    app = create_gateway_app({"onboarding": upstreams["onboarding"]})
+    async with calling(app) as client:
         call = await client.get("/onboarding/members/me", headers={"origin": FRONTEND})
 
     assert call.json()["upstream"] == "onboarding"
