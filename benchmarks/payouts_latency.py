@@ -330,7 +330,14 @@ async def seed(stack: Stack, options: argparse.Namespace) -> list[dict[str, Any]
     assert await post_events(stack.gateway.port, early, options.connections) == 0
     succeeded = select(func.count()).select_from(contributions).where(contributions.c.status == "succeeded")
     await until("early contributions booked", lambda: count(db, succeeded), len(early))
-    await asyncio.sleep(5)  # the fee reads of those debits drain
+    # Each booked debit's Stripe fee is read from Stripe through the same budget as the transfers:
+    # measured before those reads are done, the cycles would queue behind them.
+    fees = (
+        select(func.count())
+        .select_from(ledger_transactions)
+        .where(ledger_transactions.c.reference.like("debit-stripe-fee-%"))
+    )
+    await until("the Stripe fees of the early debits read", lambda: count(db, fees), len(early))
     return [events[0] for events in by_cycle.values()]
 
 
