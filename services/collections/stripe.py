@@ -124,7 +124,9 @@ class StripeCollections:
         fee = transaction.get("fee") if isinstance(transaction, dict) else None
         return fee if isinstance(fee, int) else None
 
-    async def create_refund(self, command: CreateRefund) -> RefundAnswer:
+    async def create_refund(self, command: CreateRefund | CreateDebtRefund) -> RefundAnswer:
+        """A contribution's debit given back, or part or all of the debit that paid a member's debt
+        (the debt was paid twice): the same request, told apart by their metadata and keys."""
         params: Any = {
             "payment_intent": command.payment_intent_id,
             "amount": command.amount,
@@ -137,17 +139,7 @@ class StripeCollections:
         return _refund_answer(refund)
 
     async def create_debt_refund(self, command: CreateDebtRefund) -> RefundAnswer:
-        """Part or all of the debit that paid a member's debt, given back (the debt was paid twice)."""
-        params: Any = {
-            "payment_intent": command.payment_intent_id,
-            "amount": command.amount,
-            "metadata": command.metadata,
-        }
-        with stripe_errors_translated():
-            refund = await self._client.v1.refunds.create_async(
-                params, {"idempotency_key": command.idempotency_key}
-            )
-        return _refund_answer(refund)
+        return await self.create_refund(command)
 
     async def find_debt_refund(self, command: CreateDebtRefund) -> RefundAnswer | None:
         """The refund an earlier try of ``command`` made, found by its debt collection and dispute."""
