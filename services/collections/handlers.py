@@ -116,7 +116,7 @@ async def on_create_payment_intent(message: CreatePaymentIntent, handling: Handl
         handling.dependencies.stripe,
         message,
         handling.clock.now(),
-        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+        last_try=handling.last_delivery,
     )
     log.info("debit %s: %s", message.idempotency_key, outcome)
 
@@ -134,7 +134,7 @@ async def on_create_debt_payment_intent(
         handling.dependencies.stripe,
         message,
         handling.clock.now(),
-        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+        last_try=handling.last_delivery,
     )
     log.info("debt debit %s: %s", message.idempotency_key, outcome)
 
@@ -150,7 +150,7 @@ async def on_read_debt_charge_fee(message: ReadDebtChargeFee, handling: Handling
         handling.dependencies.stripe,
         message,
         handling.clock.now(),
-        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+        last_try=handling.last_delivery,
     )
     log.info("Stripe fee of debt debit %s: %s", message.payment_intent_id, outcome)
 
@@ -166,7 +166,7 @@ async def on_create_debt_refund(message: CreateDebtRefund, handling: Handling[Co
         handling.dependencies.stripe,
         message,
         handling.clock.now(),
-        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+        last_try=handling.last_delivery,
     )
     log.info("debt refund %s: %s", message.idempotency_key, outcome)
 
@@ -183,7 +183,7 @@ async def on_create_refund(message: CreateRefund, handling: Handling[Collections
         handling.dependencies.stripe,
         message,
         handling.clock.now(),
-        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+        last_try=handling.last_delivery,
     )
     log.info("refund %s: %s", message.idempotency_key, outcome)
 
@@ -200,7 +200,7 @@ async def on_read_charge_fee(message: ReadChargeFee, handling: Handling[Collecti
         handling.dependencies.stripe,
         message,
         handling.clock.now(),
-        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+        last_try=handling.last_delivery,
     )
     log.info("Stripe fee of charge %s: %s", message.charge_id, outcome)
 

@@ -60,7 +60,7 @@ async def on_make_transfers(message: MakeTransfers, handling: Handling[Payouts])
         message,
         handling.dependencies,
         handling.clock.now(),
-        last_try=handling.delivery >= handling.dependencies.settings.consumer_max_deliver,
+        last_try=handling.last_delivery,
     )
     log.info("transfers of cycle %s (round %d): %s", message.cycle_id, message.round, outcome)
 

@@ -78,6 +78,9 @@ class Handling(Generic[DependenciesT]):
     delivery: int
     message_id: UUID
     dependencies: DependenciesT
+    # The consumer's last delivery of this message: what fails now is dead-lettered, not retried
+    # (a Stripe call then records its give-up rather than leaving its step waiting for ever).
+    last_delivery: bool = False
 
     async def publish(self, subject: str, message: Message) -> None:
         """Send ``message`` once this transaction commits (through the outbox)."""
@@ -374,7 +377,13 @@ class Consumer:
                 fresh = await first_delivery(session, self.name, message.message_id, subject)
                 if fresh:
                     handling = Handling(
-                        session, self._clock, subject, delivery, message.message_id, self._dependencies
+                        session,
+                        self._clock,
+                        subject,
+                        delivery,
+                        message.message_id,
+                        self._dependencies,
+                        last_delivery=delivery >= self._policy.max_deliver,
                     )
                     await self._subscription.handler(message, handling)
         except RetryLater as later:
