@@ -90,11 +90,13 @@ async def _reconcile(settings: CollectionsSettings, day: date | None, group: UUI
         scope = Scope(group_id=group) if group else Scope(day=day or day_of(now) - timedelta(days=1))
         typer.echo(f"reconciling {_scope_text(scope)} with Stripe…", err=True)
         budget = stripe_request_budget(settings, namespace, lambda: jetstream)
-        reader = StripeBooksReader(
-            stripe_client(settings, budget), progress=lambda line: typer.echo(f"  {line}", err=True)
-        )
-        async with database.transaction() as session:
-            return await reconcile(session, reader, scope, trigger="cli", now=now)
+        stripe_api = stripe_client(settings, budget)
+        reader = StripeBooksReader(stripe_api, progress=lambda line: typer.echo(f"  {line}", err=True))
+        try:
+            async with database.transaction() as session:
+                return await reconcile(session, reader, scope, trigger="cli", now=now)
+        finally:
+            await stripe_api.close()
     finally:
         await client.drain()
         await database.dispose()

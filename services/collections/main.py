@@ -49,7 +49,9 @@ def create_app(settings: CollectionsSettings) -> FastAPI:
     routes = APIRouter()
     for feature in (groups, decisions, debts, members, operator, reconciliations):
         routes.include_router(feature.router)
-    app = create_service_app(replace(DEFINITION, api=routes, dependencies=collections), settings)
+    app = create_service_app(
+        replace(DEFINITION, api=routes, dependencies=collections, closing=(client.close,)), settings
+    )
     decisions.add_error_handlers(app)
     debts.add_error_handlers(app)
     return app

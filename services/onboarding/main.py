@@ -29,12 +29,15 @@ def create_app(settings: OnboardingSettings) -> FastAPI:
     # The handlers need Stripe before the app exists; the budget reaches NATS through the app only
     # at the first call, once the runtime has connected.
     budget = stripe_request_budget(settings, Namespace(settings.namespace), lambda: service_runtime(app).js)
-    stripe_api = StripeApi(stripe_client(settings, budget))
+    client = stripe_client(settings, budget)
+    stripe_api = StripeApi(client)
     routes = APIRouter()
     routes.include_router(members.router)
     routes.include_router(groups.router)
     onboarding = Onboarding(settings, stripe_api)
-    app = create_service_app(replace(DEFINITION, api=routes, dependencies=onboarding), settings)
+    app = create_service_app(
+        replace(DEFINITION, api=routes, dependencies=onboarding, closing=(client.close,)), settings
+    )
     app.state.onboarding = onboarding
     add_error_handlers(app)
     return app

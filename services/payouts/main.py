@@ -30,9 +30,12 @@ def create_app(settings: PayoutsSettings) -> FastAPI:
     # The handlers need Stripe before the app exists; the budget reaches NATS through the app only
     # at the first call, once the runtime has connected.
     budget = stripe_request_budget(settings, Namespace(settings.namespace), lambda: service_runtime(app).js)
-    payouts = Payouts(settings, StripePayouts(stripe_client(settings, budget)), BECS_CALENDAR)
+    client = stripe_client(settings, budget)
+    payouts = Payouts(settings, StripePayouts(client), BECS_CALENDAR)
     routes = APIRouter()
     for feature in (members, operator):
         routes.include_router(feature.router)
-    app = create_service_app(replace(DEFINITION, api=routes, dependencies=payouts), settings)
+    app = create_service_app(
+        replace(DEFINITION, api=routes, dependencies=payouts, closing=(client.close,)), settings
+    )
     return app

@@ -55,6 +55,9 @@ class ServiceDefinition:
     # The service's own long-running work (a firing loop, a poller), started once the database,
     # NATS, the clock and the relay are up; /readyz reports it not running if it ever stops.
     background: Callable[["ServiceRuntime"], Awaitable[None]] | None = None
+    # What the service lets go of at its stop, once its consumers and background work have ended
+    # and before NATS and the database: its Stripe client's connections.
+    closing: tuple[Callable[[], Awaitable[None]], ...] = ()
 
 
 class ServiceRuntime:
@@ -198,6 +201,11 @@ class ServiceRuntime:
                 log.warning("%s did not stop within %.0f s; leaving it", task.get_name(), STOP_SECONDS)
         if isinstance(self._clock, SimulatedClock):
             await self._clock.stop()
+        for close in self.definition.closing:
+            try:
+                await asyncio.wait_for(close(), timeout=DRAIN_SECONDS)
+            except Exception as error:  # stopping goes on whatever one part says
+                log.warning("%s did not close cleanly: %r", self.definition.name, error)
         if self.nats is not None and not self.nats.is_closed:
             # Drain flushes what we published; bounded, because a drain that waits on a dead
             # server or a stuck subscription would keep the process from ever exiting.

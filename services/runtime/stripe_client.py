@@ -133,16 +133,29 @@ def stripe_request_budget(
     )
 
 
-def stripe_client(settings: StripeSettings, budget: SharedRequestBudget) -> stripe.StripeClient:
+class ClosableStripeClient(stripe.StripeClient):
+    """The SDK's client, with a way to let go of the HTTP connections under it: aiohttp's session
+    must be closed on the event loop it ran on, or it is reported unclosed when the process exits."""
+
+    def __init__(self, api_key: str, http_client: "BudgetedHttpClient", **options: Any) -> None:
+        super().__init__(api_key, http_client=http_client, **options)
+        self._http = http_client
+
+    async def close(self) -> None:
+        await self._http.close_async()  # type: ignore[no-untyped-call]
+
+
+def stripe_client(settings: StripeSettings, budget: SharedRequestBudget) -> ClosableStripeClient:
+    """The SDK client within ``budget``; its owner closes it when done (a service at its stop)."""
     if settings.stripe_api_key is None:
         raise StripeNotConfiguredError(f"{settings.model_config.get('env_prefix', '')}STRIPE_API_KEY")
     base_url = settings.stripe_api_base_url
-    return stripe.StripeClient(
+    return ClosableStripeClient(
         settings.stripe_api_key.get_secret_value(),
+        BudgetedHttpClient(budget),
         base_addresses={"api": base_url, "connect": base_url, "files": base_url},
         # Safe: every write has its idempotency key, and the SDK retries only what may succeed.
         max_network_retries=settings.stripe_max_network_retries,
-        http_client=BudgetedHttpClient(budget),
     )
 
 

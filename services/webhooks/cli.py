@@ -89,13 +89,17 @@ def backfill(
         if known_accounts:
             accounts += [a for a in await ingest.known_accounts() if a not in accounts]
         moment = _aware(since)
-        result = await run_backfill(
-            ingest,
-            StripeEventSource.within_budget(settings, jetstream),
-            accounts=accounts,
-            created_since=int(moment.timestamp()) if moment else None,
-            expected_livemode=settings.expected_livemode,
-        )
+        source = StripeEventSource.within_budget(settings, jetstream)
+        try:
+            result = await run_backfill(
+                ingest,
+                source,
+                accounts=accounts,
+                created_since=int(moment.timestamp()) if moment else None,
+                expected_livemode=settings.expected_livemode,
+            )
+        finally:
+            await source.close()
         skipped = "".join(f"\nskipped {s.account}: {s.reason}" for s in result.skipped_accounts)
         return (
             f"listed {result.listed} events: {result.ingested} ingested, "

@@ -63,6 +63,9 @@ def _sweep_unpublished(settings: WebhooksSettings) -> Callable[[FastAPI], Abstra
                 await work
             gateway: api.Gateway = app.state.webhooks
             await gateway.ingest.close()
+            source: StripeEventSource | None = app.state.stripe_events
+            if source is not None:
+                await source.close()
 
     return lifespan
 

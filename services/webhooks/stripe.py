@@ -14,13 +14,18 @@ from nats.js import JetStreamContext
 from stripe.params import EventListParams
 
 from services.runtime.naming import Namespace
-from services.runtime.stripe_client import stripe_client, stripe_request_budget
+from services.runtime.stripe_client import ClosableStripeClient, stripe_client, stripe_request_budget
 from services.webhooks.settings import WebhooksSettings
 
 
 class StripeEventSource:
     def __init__(self, client: stripe.StripeClient) -> None:
         self._client = client
+
+    async def close(self) -> None:
+        """Lets go of the client's connections, if it holds any of its own."""
+        if isinstance(self._client, ClosableStripeClient):
+            await self._client.close()
 
     @classmethod
     def within_budget(
