@@ -80,7 +80,7 @@ class Handling(Generic[DependenciesT]):
     dependencies: DependenciesT
     # The consumer's last delivery of this message: what fails now is dead-lettered, not retried
     # (a Stripe call then records its give-up rather than leaving its step waiting for ever).
-    last_delivery: bool = False
+    last_delivery: bool
 
     async def publish(self, subject: str, message: Message) -> None:
         """Send ``message`` once this transaction commits (through the outbox)."""

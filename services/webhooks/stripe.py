@@ -19,13 +19,12 @@ from services.webhooks.settings import WebhooksSettings
 
 
 class StripeEventSource:
-    def __init__(self, client: stripe.StripeClient) -> None:
+    def __init__(self, client: ClosableStripeClient) -> None:
         self._client = client
 
     async def close(self) -> None:
-        """Lets go of the client's connections, if it holds any of its own."""
-        if isinstance(self._client, ClosableStripeClient):
-            await self._client.close()
+        """Lets go of the client's connections."""
+        await self._client.close()
 
     @classmethod
     def within_budget(
